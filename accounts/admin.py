@@ -1,0 +1,158 @@
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserCreationForm
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from .models import Business, Membership, TeamMember
+from .tenancy import business_for, is_operator, is_owner
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Business)
+class BusinessAdmin(admin.ModelAdmin):
+    """Operators manage every business; an owner sees and edits only their own settings."""
+
+    list_display = ("name", "slug", "currency", "time_zone", "default_margin_pct", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = (MembershipInline,)
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if is_operator(request.user):
+            return qs
+        return qs.filter(pk=getattr(business_for(request.user), "pk", None))
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if is_operator(request.user) else ("slug", "is_active")
+
+    def get_inlines(self, request, obj):
+        return self.inlines if is_operator(request.user) else ()
+
+    def has_module_permission(self, request):
+        return is_operator(request.user) or is_owner(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return is_operator(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_operator(request.user)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "business", "role", "language")
+    list_filter = ("role", "business")
+    search_fields = ("user__username", "business__name")
+    autocomplete_fields = ("user", "business")
+    list_select_related = ("user", "business")
+
+    def has_module_permission(self, request):
+        return is_operator(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_operator(request.user)
+
+    def has_add_permission(self, request):
+        return is_operator(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_operator(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_operator(request.user)
+
+
+class TeamMemberCreationForm(UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        model = TeamMember
+        fields = ("username", "first_name", "last_name", "email")
+
+
+class TeamMemberChangeForm(forms.ModelForm):
+    class Meta:
+        model = TeamMember
+        fields = ("first_name", "last_name", "email", "is_active")
+        help_texts = {"is_active": _("Untick to stop this person signing in; their history stays.")}
+
+
+@admin.register(TeamMember)
+class TeamMemberAdmin(UserAdmin):
+    """An owner's own staff: add, deactivate, reset passwords — within their business only."""
+
+    form = TeamMemberChangeForm
+    add_form = TeamMemberCreationForm
+    list_display = ("username", "first_name", "last_name", "email", "is_active", "last_login")
+    list_filter = ("is_active",)
+    search_fields = ("username", "first_name", "last_name", "email")
+    ordering = ("username",)
+    fieldsets = ((None, {"fields": ("first_name", "last_name", "email", "is_active")}),)
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": (
+                    "username",
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "password1",
+                    "password2",
+                ),
+            },
+        ),
+    )
+    filter_horizontal = ()
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).filter(is_superuser=False)
+        if is_operator(request.user):
+            return qs
+        return qs.filter(
+            membership__business=business_for(request.user),
+            membership__role=Membership.Role.STAFF,
+        )
+
+    def _allowed(self, request) -> bool:
+        return is_owner(request.user) and request.user.is_staff
+
+    def has_module_permission(self, request):
+        return self._allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_add_permission(self, request):
+        return self._allowed(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_delete_permission(self, request, obj=None):
+        # Deactivate instead: a deleted user would orphan their customers' history.
+        return False
+
+    @transaction.atomic
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.is_staff = True  # staff work in the back office
+        super().save_model(request, obj, form, change)
+        if not change:
+            Membership.objects.create(
+                user=obj, business=business_for(request.user), role=Membership.Role.STAFF
+            )

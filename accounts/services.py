@@ -1,0 +1,44 @@
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from .models import Business, Membership
+
+
+@transaction.atomic
+def business_create(
+    *,
+    slug: str,
+    name: str,
+    owner_username: str,
+    owner_password: str | None = None,
+    **settings: object,
+) -> Business:
+    """Create a business and its owner account (or attach an existing user as owner)."""
+    business = Business(slug=slug, name=name, **settings)
+    business.full_clean()
+    business.save()
+    owner, created = User.objects.get_or_create(username=owner_username)
+    if Membership.objects.filter(user=owner).exclude(business=business).exists():
+        raise ValueError(f"User {owner_username!r} already belongs to another business.")
+    owner.is_staff = True
+    if owner_password:
+        owner.set_password(owner_password)
+    elif created:
+        owner.set_unusable_password()
+    owner.save()
+    Membership.objects.update_or_create(
+        user=owner, defaults={"business": business, "role": Membership.Role.OWNER}
+    )
+    return business
+
+
+@transaction.atomic
+def member_add(
+    *, business: Business, username: str, password: str, role: str = Membership.Role.STAFF
+) -> User:
+    user, _ = User.objects.get_or_create(username=username, defaults={"is_staff": True})
+    user.is_staff = True
+    user.set_password(password)
+    user.save()
+    Membership.objects.update_or_create(user=user, defaults={"business": business, "role": role})
+    return user

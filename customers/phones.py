@@ -1,0 +1,45 @@
+"""Phone numbers as people type them, stored as E.164 (+8613800138000)."""
+
+import re
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+_PHONE_LIKE = re.compile(r"^[\s\d+\-().]{5,}$")
+
+
+def normalize_phone(raw: str | None, region: str = "CN") -> str:
+    """Return the E.164 form of `raw`, '' for blank; ValidationError when it is no phone number."""
+    text = (raw or "").strip()
+    if not text:
+        return ""
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, region.upper() or None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(
+            _("“%(value)s” is not a phone number."), code="invalid_phone", params={"value": raw}
+        ) from exc
+    if not phonenumbers.is_possible_number(number):
+        raise ValidationError(
+            _("“%(value)s” is not a possible phone number."),
+            code="invalid_phone",
+            params={"value": raw},
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def looks_like_phone(text: str) -> bool:
+    return bool(_PHONE_LIKE.match(text or "")) and sum(ch.isdigit() for ch in text) >= 5
+
+
+def search_forms(term: str, region: str = "CN") -> tuple[str, str]:
+    """(E.164 if the term is a whole number, digits for a partial match) for searching."""
+    digits = re.sub(r"\D", "", term)
+    try:
+        full = normalize_phone(term, region)
+    except ValidationError:
+        full = ""
+    return full, digits

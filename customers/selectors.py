@@ -1,0 +1,48 @@
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from django.db.models import Count, Max, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import Customer
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    when: datetime | date
+    kind: str
+    label: str
+    detail: str
+    amount: Decimal | None = None
+
+
+def customer_totals(customer: Customer) -> dict:
+    return customer.purchases.aggregate(
+        count=Count("id"), total=Sum("amount"), last=Max("occurred_at")
+    )
+
+
+def customer_timeline(customer: Customer, limit: int = 200) -> list[TimelineEvent]:
+    """Purchases, interactions and follow-ups of one customer, newest first."""
+    events: list[TimelineEvent] = []
+    for p in customer.purchases.order_by("-occurred_at")[:limit]:
+        events.append(
+            TimelineEvent(p.occurred_at, "purchase", _("Purchase"), p.items or p.channel, p.amount)
+        )
+    for i in customer.interactions.select_related("staff").order_by("-occurred_at")[:limit]:
+        detail = " — ".join(x for x in (i.summary, i.outcome) if x)
+        events.append(TimelineEvent(i.occurred_at, "interaction", i.get_kind_display(), detail))
+    for f in customer.follow_ups.order_by("-due_on")[:limit]:
+        state = _("done") if f.done_at else _("to do")
+        events.append(TimelineEvent(f.due_on, "follow_up", _("Follow-up (%s)") % state, f.task))
+
+    def sort_key(event: TimelineEvent) -> datetime:
+        when = event.when
+        if isinstance(when, datetime):
+            return when
+        return timezone.make_aware(datetime.combine(when, time.min))
+
+    events.sort(key=sort_key, reverse=True)
+    return events[:limit]
