@@ -17,6 +17,7 @@ from accounts.tenancy import (
 )
 
 from .models import Customer, CustomerMerge, FollowUp, Interaction, Purchase, Tag
+from .money import format_money
 from .phones import looks_like_phone, search_forms
 from .selectors import customer_timeline, customer_totals
 from .services import customer_merge, customers_add_tag, customers_set_status
@@ -166,7 +167,7 @@ class CustomerAdmin(PhoneSearchMixin, BusinessScopedAdminMixin, admin.ModelAdmin
             _("Purchases"),
             totals["count"],
             _("Total spent"),
-            totals["total"] or 0,
+            format_money(totals["total"], obj.business.currency),
             _("Last purchase"),
             last,
         )
@@ -189,7 +190,13 @@ class CustomerAdmin(PhoneSearchMixin, BusinessScopedAdminMixin, admin.ModelAdmin
                 "",
                 '<li class="xw-{}"><span class="xw-when">{}</span> <b>{}</b> {} {}</li>',
                 (
-                    (e.kind, when(e), e.label, "" if e.amount is None else f"¥{e.amount}", e.detail)
+                    (
+                        e.kind,
+                        when(e),
+                        e.label,
+                        "" if e.amount is None else format_money(e.amount, obj.business.currency),
+                        e.detail,
+                    )
                     for e in events
                 ),
             ),

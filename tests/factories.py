@@ -44,6 +44,16 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     name = factory.Faker("name", locale="zh_CN")
     phone = factory.Sequence(lambda n: f"+86139{n:08d}")
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        tags = kwargs.pop("tags", None)
+        customer = model_class(*args, **kwargs)
+        customer.full_clean()  # as the admin and imports do: phones normalised, rules checked
+        customer.save()
+        if tags:
+            customer.tags.set(tags)
+        return customer
+
 
 class TagFactory(factory.django.DjangoModelFactory):
     class Meta:
