@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -26,6 +27,7 @@ INSTALLED_APPS = [
     "import_export",
     "accounts",
     "customers",
+    "segmentation",
 ]
 
 MIDDLEWARE = [
@@ -148,4 +150,19 @@ CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_WORKER_ENABLE_REMOTE_CONTROL = not CELERY_BROKER_URL.startswith("filesystem")
 CELERY_BEAT_SCHEDULE_FILENAME = str(CELERY_DATA_DIR / "beat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "nightly-scoring": {
+        "task": "segmentation.tasks.score_all_businesses",
+        "schedule": crontab(hour=2, minute=30),
+    },
+}
+
+# Customer value scoring (docs/scoring.md). Weights are shown to the owner on each score.
+XW_SCORING = {
+    "horizon_months": env.int("XW_SCORING_HORIZON_MONTHS", default=12),
+    "discount_rate_annual": env.float("XW_SCORING_DISCOUNT_RATE", default=0.10),
+    "min_repeat_customers": env.int("XW_SCORING_MIN_REPEAT_CUSTOMERS", default=20),
+    "loyalty_weights": {"repeat": 0.3, "tenure": 0.2, "p_alive": 0.3, "satisfaction": 0.2},
+}
+# Staff time in interactions counts in the cost to serve at this rate (money per hour).
+XW_STAFF_COST_PER_HOUR = env.float("XW_STAFF_COST_PER_HOUR", default=30.0)

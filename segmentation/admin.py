@@ -1,0 +1,254 @@
+"""Scores in the back office: on the customer list and page, scoring runs, rescore now.
+
+The customer admin is extended here (segmentation reads customers; never the reverse)."""
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from accounts.tenancy import BusinessScopedAdminMixin, BusinessScopedInlineMixin, business_for
+from customers.admin import CustomerAdmin
+from customers.models import Customer
+from customers.money import format_money
+
+from .models import Action, CustomerScore, ScoringRun, Segment, Tier
+from .tasks import score_business
+
+
+def rescore_queue(request) -> bool:
+    business = business_for(request.user)
+    if business is None:
+        return False
+    transaction.on_commit(
+        lambda: score_business.delay(business.pk, None, ScoringRun.Trigger.MANUAL)
+    )
+    return True
+
+
+class ChurnBandFilter(admin.SimpleListFilter):
+    title = _("churn risk")
+    parameter_name = "churn"
+    BANDS = {"low": (0.0, 0.3), "medium": (0.3, 0.6), "high": (0.6, 1.01)}
+
+    def lookups(self, request, model_admin):
+        return (
+            ("low", _("Low (under 30 %)")),
+            ("medium", _("Medium (30–60 %)")),
+            ("high", _("High (60 % and more)")),
+        )
+
+    def queryset(self, request, queryset):
+        band = self.BANDS.get(self.value() or "")
+        if band is None:
+            return queryset
+        return queryset.filter(
+            score__churn_risk__gte=band[0], score__churn_risk__lt=band[1], score__frequency__gt=0
+        )
+
+
+class CustomerScoreInline(BusinessScopedInlineMixin, admin.StackedInline):
+    model = CustomerScore
+    can_delete = False
+    extra = 0
+    max_num = 0
+    verbose_name_plural = _("customer value")
+    fieldsets = (
+        (None, {"fields": ("as_of", "explanation")}),
+        (
+            _("Inputs"),
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    ("recency_days", "frequency", "tenure_days"),
+                    ("monetary", "total_spent"),
+                    ("margin_so_far", "cost_to_serve", "satisfaction"),
+                    ("r_score", "f_score", "m_score"),
+                    ("p_alive", "expected_purchases_90d", "expected_order_value"),
+                    "run",
+                ),
+            },
+        ),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in CustomerScore._meta.fields] + ["explanation"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("how the numbers come about"))
+    def explanation(self, score: CustomerScore) -> str:
+        currency = score.customer.business.currency
+        weights = score.run.parameters.get("settings", {}).get("loyalty_weights", {})
+        lines = [
+            gettext("Segment %(segment)s: R %(r)s · F %(f)s · M %(m)s (1–5 within your shop).")
+            % {
+                "segment": score.get_rfm_segment_display(),
+                "r": score.r_score,
+                "f": score.f_score,
+                "m": score.m_score,
+            },
+            gettext(
+                "Churn risk %(risk).0f %%: %(n)s purchases, the last %(days)s days ago, "
+                "first %(tenure)s days ago (BG/NBD model)."
+            )
+            % {
+                "risk": score.churn_risk * 100,
+                "n": score.frequency,
+                "days": score.recency_days,
+                "tenure": score.tenure_days,
+            },
+            gettext(
+                "Net value %(net)s = margin so far %(margin)s + predicted margin %(clv)s "
+                "− cost to serve %(cost)s."
+            )
+            % {
+                "net": format_money(score.net_value, currency),
+                "margin": format_money(score.margin_so_far, currency),
+                "clv": format_money(score.predicted_clv, currency),
+                "cost": format_money(score.cost_to_serve, currency),
+            },
+            gettext(
+                "Loyalty %(score).0f/100, weights: repeat %(repeat)s, tenure %(tenure)s, "
+                "still buying %(alive)s, satisfaction %(sat)s."
+            )
+            % {
+                "score": score.loyalty_score,
+                "repeat": weights.get("repeat"),
+                "tenure": weights.get("tenure"),
+                "alive": weights.get("p_alive"),
+                "sat": weights.get("satisfaction"),
+            },
+            gettext("Recommended: %(action)s.") % {"action": score.get_action_display()},
+        ]
+        return format_html("<br>".join(["{}"] * len(lines)), *lines)
+
+
+class ScoredCustomerAdmin(CustomerAdmin):
+    list_display = (
+        "name",
+        "phone",
+        "customer_no",
+        "status",
+        "segment",
+        "churn",
+        "predicted_value",
+        "tier",
+        "loyalty",
+        "recommended",
+        "tag_list",
+    )
+    list_select_related = ("assigned_to", "score", "business")
+    list_filter = (
+        *CustomerAdmin.list_filter[:1],
+        ("score__rfm_segment", admin.ChoicesFieldListFilter),
+        ("score__value_tier", admin.ChoicesFieldListFilter),
+        ("score__action", admin.ChoicesFieldListFilter),
+        ChurnBandFilter,
+        *CustomerAdmin.list_filter[1:],
+    )
+    inlines = (CustomerScoreInline, *CustomerAdmin.inlines)
+    actions = (*CustomerAdmin.actions, "rescore_now")
+
+    def _score(self, obj: Customer) -> CustomerScore | None:
+        try:
+            return obj.score
+        except CustomerScore.DoesNotExist:
+            return None
+
+    @admin.display(description=_("segment"), ordering="score__rfm_segment")
+    def segment(self, obj):
+        score = self._score(obj)
+        return score.get_rfm_segment_display() if score else "—"
+
+    @admin.display(description=_("churn risk"), ordering="score__churn_risk")
+    def churn(self, obj):
+        score = self._score(obj)
+        if score is None or score.frequency == 0:
+            return "—"
+        return f"{score.churn_risk * 100:.0f} %"
+
+    @admin.display(description=_("predicted value"), ordering="score__predicted_clv")
+    def predicted_value(self, obj):
+        score = self._score(obj)
+        return format_money(score.predicted_clv, obj.business.currency) if score else "—"
+
+    @admin.display(description=_("tier"), ordering="score__value_tier")
+    def tier(self, obj):
+        score = self._score(obj)
+        return score.value_tier if score else "—"
+
+    @admin.display(description=_("loyalty"), ordering="score__loyalty_score")
+    def loyalty(self, obj):
+        score = self._score(obj)
+        return f"{score.loyalty_score:.0f}" if score else "—"
+
+    @admin.display(description=_("action"), ordering="score__action")
+    def recommended(self, obj):
+        score = self._score(obj)
+        return Action(score.action).label.split(":")[0] if score else "—"
+
+    @admin.action(description=_("Rescore all customers now (in the background)"))
+    def rescore_now(self, request, queryset):
+        if rescore_queue(request):
+            self.message_user(request, gettext("Rescoring queued: scores refresh in a moment."))
+        else:
+            self.message_user(request, gettext("No business to rescore."), messages.ERROR)
+
+
+admin.site.unregister(Customer)
+admin.site.register(Customer, ScoredCustomerAdmin)
+
+
+@admin.register(ScoringRun)
+class ScoringRunAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("started_at", "as_of", "trigger", "status", "customers_scored", "duration_s")
+    list_filter = ("status", "trigger")
+    readonly_fields = (
+        "as_of",
+        "trigger",
+        "status",
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "customers_scored",
+        "parameters",
+        "warnings",
+        "error",
+    )
+    show_full_result_count = False
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [
+            path(
+                "rescore/",
+                self.admin_site.admin_view(self.rescore_view),
+                name="segmentation_scoringrun_rescore",
+            ),
+            *super().get_urls(),
+        ]
+
+    def rescore_view(self, request):
+        if (
+            request.method == "POST"
+            and self.has_view_permission(request)
+            and rescore_queue(request)
+        ):
+            self.message_user(request, gettext("Rescoring queued: scores refresh in a moment."))
+        return HttpResponseRedirect(reverse("admin:segmentation_scoringrun_changelist"))
+
+
+__all__ = ["Segment", "Tier"]

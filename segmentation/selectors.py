@@ -1,0 +1,90 @@
+"""Bulk reads for scoring: arrays straight from SQL, no model instances on the hot path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+from django.db.models import DecimalField, Sum, Value
+from django.db.models.functions import Coalesce
+
+from accounts.models import Business
+from customers.models import Customer, Interaction, Purchase
+
+
+@dataclass
+class ScoringInputs:
+    customer_ids: np.ndarray  # sorted ids; a customer's index is its position here
+    customer_idx: np.ndarray  # per purchase
+    day: np.ndarray  # per purchase: local day number (days since 1970-01-01)
+    amount: np.ndarray
+    margin: np.ndarray  # per purchase, NaN where no cost was recorded
+    cost_to_serve: np.ndarray  # per customer, money
+    as_of_day: float
+
+
+def cutoff(business: Business, as_of: date) -> datetime:
+    """The first instant after `as_of` in the business's time zone."""
+    tz = ZoneInfo(business.time_zone)
+    return datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=tz)
+
+
+def _day_expr(column: str, offset_seconds: int) -> str:
+    # Local calendar day as a number: same-day purchases must be one transaction.
+    # (floored in numpy: SQLite's floor() is optional at compile time)
+    if connection.vendor == "postgresql":
+        return f"(extract(epoch from {column})::float8 + {offset_seconds}) / 86400.0"
+    return f"((julianday({column}) - 2440587.5) * 86400.0 + {offset_seconds}) / 86400.0"
+
+
+def _money(column: str) -> str:
+    return f"CAST({column} AS DOUBLE PRECISION)" if connection.vendor == "postgresql" else column
+
+
+def scoring_inputs(business: Business, as_of: date) -> ScoringInputs:
+    end = cutoff(business, as_of)
+    offset = int(end.utcoffset().total_seconds())
+    ids = np.fromiter(
+        Customer.objects.for_business(business).order_by("pk").values_list("pk", flat=True),
+        dtype=np.int64,
+    )
+    p = Purchase._meta.db_table
+    end_param = connection.ops.adapt_datetimefield_value(end)
+    # Table names and expressions are ours; values are parameters. A missing cost is -1
+    # (costs are never negative), so every column arrives as a plain number.
+    sql = (
+        f"SELECT customer_id, {_day_expr('occurred_at', offset)}, {_money('amount')}, "  # noqa: S608
+        f"COALESCE({_money('cost')}, -1) FROM {p} WHERE business_id = %s AND occurred_at < %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [business.pk, end_param])
+        data = np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 4)
+    cust = data[:, 0].astype(np.int64)
+    day = np.floor(data[:, 1])
+    amount = data[:, 2]
+    cost = np.where(data[:, 3] < 0, np.nan, data[:, 3])
+    idx = np.searchsorted(ids, cust)
+    margin = amount - cost  # NaN where cost unknown: the engine applies the default margin
+
+    cost_to_serve = np.zeros(ids.size)
+    rate = float(settings.XW_STAFF_COST_PER_HOUR) / 60.0
+    per_customer = (
+        Interaction.objects.for_business(business)
+        .filter(occurred_at__lt=end)
+        .values("customer_id")
+        .annotate(
+            money=Sum(Coalesce("cost_amount", Value(0), output_field=DecimalField())),
+            minutes=Sum(Coalesce("cost_minutes", Value(0))),
+        )
+        .values_list("customer_id", "money", "minutes")
+    )
+    for customer_id, money, minutes in per_customer:
+        pos = np.searchsorted(ids, customer_id)
+        if pos < ids.size and ids[pos] == customer_id:
+            cost_to_serve[pos] += float(money or 0) + float(minutes or 0) * rate
+    as_of_day = float((as_of - date(1970, 1, 1)).days)
+    return ScoringInputs(ids, idx, day, amount, margin, cost_to_serve, as_of_day)

@@ -1,0 +1,38 @@
+"""Thin Celery tasks: ids in, service call. Safe to run twice (the service is idempotent)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from celery import shared_task
+
+from accounts.models import Business
+
+from .models import ScoringRun
+from .services import scoring_run_execute
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=30 * 60,
+    soft_time_limit=28 * 60,
+    max_retries=2,
+)
+def score_business(business_id: int, as_of: str | None = None, trigger: str = "nightly") -> int:
+    business = Business.objects.get(pk=business_id, is_active=True)
+    run = scoring_run_execute(
+        business=business,
+        as_of=date.fromisoformat(as_of) if as_of else None,
+        trigger=trigger,
+    )
+    return run.pk
+
+
+@shared_task(acks_late=True, time_limit=5 * 60)
+def score_all_businesses(as_of: str | None = None) -> int:
+    """Nightly fan-out: one task per active business, so businesses score in parallel."""
+    ids = list(Business.objects.filter(is_active=True).values_list("pk", flat=True))
+    for business_id in ids:
+        score_business.delay(business_id, as_of, ScoringRun.Trigger.NIGHTLY)
+    return len(ids)
