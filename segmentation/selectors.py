@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.conf import settings
 from django.db import connection
-from django.db.models import DecimalField, Sum, Value
+from django.db.models import Count, DecimalField, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import Business
@@ -88,3 +88,26 @@ def scoring_inputs(business: Business, as_of: date) -> ScoringInputs:
             cost_to_serve[pos] += float(money or 0) + float(minutes or 0) * rate
     as_of_day = float((as_of - date(1970, 1, 1)).days)
     return ScoringInputs(ids, idx, day, amount, margin, cost_to_serve, as_of_day)
+
+
+def segment_tier_counts(business: Business) -> list[dict]:
+    """Customers per segment and value tier, in segment order, for the dashboard chart."""
+    from .models import CustomerScore, Segment, Tier
+
+    counts: dict[tuple[str, str], int] = {}
+    rows = (
+        CustomerScore.objects.for_business(business)
+        .values_list("rfm_segment", "value_tier")
+        .annotate(n=Count("id"))
+    )
+    for segment, tier, n in rows:
+        counts[(segment, tier)] = n
+    table = []
+    for segment in Segment:
+        per_tier = {tier.value: counts.get((segment.value, tier.value), 0) for tier in Tier}
+        total = sum(per_tier.values())
+        if total:
+            table.append(
+                {"code": segment.value, "label": segment.label, "tiers": per_tier, "total": total}
+            )
+    return table

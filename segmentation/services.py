@@ -109,6 +109,8 @@ def scoring_run_execute(
             # Lock the business row: two runs of one business write one after the other.
             Business.objects.select_for_update().filter(pk=business.pk).first()
             CustomerScore.objects.filter(business=business).delete()
+            if settings.XW_TEST_PAUSE_BEFORE_SCORE_WRITE:  # fault injection for the kill test
+                time.sleep(settings.XW_TEST_PAUSE_BEFORE_SCORE_WRITE)
             CustomerScore.objects.bulk_create(rows, batch_size=2000)
             run.status = ScoringRun.Status.SUCCEEDED
             run.customers_scored = len(rows)

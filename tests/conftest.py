@@ -89,3 +89,94 @@ def salon_world(salon):
         "interaction": InteractionFactory(customer=customer, summary="沙龙互动"),
         "follow_up": FollowUpFactory(customer=customer, task="沙龙回访"),
     }
+
+
+REDIS_TEST_URL = os.environ.get("XW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _worker_database_url() -> str:
+    from django.db import connection
+
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    user = s.get("USER") or "postgres"
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """Start real Celery workers (separate processes) on Redis against the test database.
+
+    Returns start(**env) -> Popen; every worker started is killed at teardown."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    need_or_skip(port_open("127.0.0.1", 6379), "Redis is not running on 127.0.0.1:6379")
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    client.flushdb()
+    root = Path(__file__).resolve().parent.parent
+    procs: list[subprocess.Popen] = []
+    env_base = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "crm_project.settings.test",
+        "DATABASE_URL": _worker_database_url(),
+        "CELERY_BROKER_URL": REDIS_TEST_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+    }
+
+    def start(**extra_env: str) -> subprocess.Popen:
+        log = open(root / "var" / f"celery-worker-{len(procs)}.log", "w")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "crm_project", "worker",
+             "--loglevel=INFO", "--concurrency=2", "--without-gossip", "--without-mingle"],
+            cwd=root, env={**env_base, **extra_env}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        procs.append(proc)
+        time.sleep(0.5)
+        return proc
+
+    def kill(proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    start.kill = kill
+    yield start
+    for proc in procs:
+        kill(proc)
+    client.flushdb()
+
+
+@pytest.fixture
+def send_task():
+    """Send a task by name to the Redis broker the test workers listen on."""
+    from celery import Celery
+
+    app = Celery(broker=REDIS_TEST_URL)
+    app.conf.task_serializer = "json"
+
+    def send(name: str, *args):
+        return app.send_task(name, args=list(args))
+
+    yield send
+    app.close()
+
+
+def wait_until(predicate, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")

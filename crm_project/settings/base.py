@@ -166,3 +166,5 @@ XW_SCORING = {
 }
 # Staff time in interactions counts in the cost to serve at this rate (money per hour).
 XW_STAFF_COST_PER_HOUR = env.float("XW_STAFF_COST_PER_HOUR", default=30.0)
+# Tests only: a pause inside the score write, so a test can kill a worker midway.
+XW_TEST_PAUSE_BEFORE_SCORE_WRITE = env.float("XW_TEST_PAUSE_BEFORE_SCORE_WRITE", default=0.0)

@@ -1,0 +1,151 @@
+import math
+from datetime import date
+from unittest import mock
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from customers.models import Purchase
+from segmentation.models import CustomerScore, ScoringRun
+from segmentation.services import scoring_run_execute
+from tests.segmentation.conftest import make_history, snapshot
+
+AS_OF = date(2025, 12, 31)
+
+
+def test_run_scores_every_customer_with_finite_values(tea, tea_history):
+    run = scoring_run_execute(business=tea.business, as_of=AS_OF)
+    assert run.status == ScoringRun.Status.SUCCEEDED
+    assert run.customers_scored == len(tea_history) == CustomerScore.objects.count()
+    assert run.parameters["bgnbd_fitted"] is True
+    for row in snapshot(tea.business).values():
+        for key in ("p_alive", "churn_risk", "expected_purchases_90d", "loyalty_score"):
+            assert math.isfinite(row[key])
+        assert 0 <= row["p_alive"] <= 1
+        assert 0 <= row["loyalty_score"] <= 100
+    never = CustomerScore.objects.get(customer=tea_history[9])
+    assert never.rfm_segment == "no_purchase" and never.frequency == 0
+    served = CustomerScore.objects.get(customer=tea_history[0])
+    assert served.cost_to_serve == pytest.approx(35)  # ¥5 + 60 minutes at ¥30/h
+
+
+def test_same_as_of_gives_identical_rows(tea, tea_history):
+    scoring_run_execute(business=tea.business, as_of=AS_OF)
+    first = snapshot(tea.business)
+    scoring_run_execute(business=tea.business, as_of=AS_OF)
+    assert snapshot(tea.business) == first
+    assert ScoringRun.objects.filter(status="succeeded").count() == 2
+
+
+def test_failed_write_leaves_previous_scores_intact(tea, tea_history):
+    scoring_run_execute(business=tea.business, as_of=date(2025, 6, 30))
+    before = snapshot(tea.business)
+    with (
+        mock.patch.object(CustomerScore.objects, "bulk_create", side_effect=RuntimeError("disk")),
+        pytest.raises(RuntimeError),
+    ):
+        scoring_run_execute(business=tea.business, as_of=AS_OF)
+    assert snapshot(tea.business) == before
+    failed = ScoringRun.objects.get(as_of=AS_OF)
+    assert failed.status == ScoringRun.Status.FAILED and "disk" in failed.error
+
+
+def test_as_of_uses_only_history_up_to_that_day(tea, tea_history):
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(tea.business.time_zone)
+    scoring_run_execute(business=tea.business, as_of=date(2025, 3, 31))
+    early = snapshot(tea.business)
+    for customer in tea_history:
+        days = {p.occurred_at.astimezone(tz).date() for p in customer.purchases.all()}
+        before = {d for d in days if d <= date(2025, 3, 31)}
+        assert early[customer.pk]["frequency"] == len(before)
+        if before:
+            assert early[customer.pk]["recency_days"] == (date(2025, 3, 31) - max(before)).days
+    # a purchase added after the as-of day changes nothing
+    Purchase.objects.create(
+        business=tea.business, customer=tea_history[1], amount=999,
+        occurred_at=tea_history[1].purchases.order_by("-occurred_at").first().occurred_at.replace(year=2026),
+    )  # fmt: skip
+    scoring_run_execute(business=tea.business, as_of=date(2025, 3, 31))
+    assert snapshot(tea.business) == early
+
+
+def test_small_business_falls_back_and_says_so(salon):
+    make_history(salon.business, customers=5, seed=3)
+    run = scoring_run_execute(business=salon.business, as_of=AS_OF)
+    assert run.status == ScoringRun.Status.SUCCEEDED
+    assert run.parameters["bgnbd_fitted"] is False
+    assert run.parameters["bgnbd_source"] in ("prior", "pooled")
+    assert any("fallback" in w for w in run.warnings)
+
+
+def test_business_with_one_customer_and_none(salon, tea):
+    make_history(salon.business, customers=1, seed=4)
+    assert scoring_run_execute(business=salon.business, as_of=AS_OF).customers_scored == 1
+    assert scoring_run_execute(business=tea.business, as_of=AS_OF).customers_scored == 0
+
+
+def test_scoring_one_business_never_touches_another(tea, salon, tea_history, salon_history):
+    scoring_run_execute(business=salon.business, as_of=AS_OF)
+    salon_before = snapshot(salon.business)
+    scoring_run_execute(business=tea.business, as_of=AS_OF)
+    assert snapshot(salon.business) == salon_before
+    tea_ids = {c.pk for c in tea_history}
+    assert set(snapshot(tea.business)) == tea_ids
+
+
+def test_score_command_and_admin_views_are_scoped(
+    tea, salon, tea_history, salon_history, client_for
+):
+    call_command("score", "--all", "--as-of", "2025-12-31")
+    assert ScoringRun.objects.filter(status="succeeded").count() == 2
+    client = client_for(tea.owner)
+    runs = client.get(reverse("admin:segmentation_scoringrun_changelist")).content.decode()
+    salon_run = ScoringRun.objects.get(business=salon.business)
+    assert f"/{salon_run.pk}/change/" not in runs
+    assert (
+        client.get(reverse("admin:segmentation_scoringrun_change", args=[salon_run.pk])).status_code
+        == 302
+    )
+    listing = client.get(
+        reverse("admin:customers_customer_changelist"), {"score__value_tier__exact": "A"}
+    )
+    assert listing.status_code == 200
+    body = listing.content.decode()
+    assert "客户0" in body or "客户1" in body
+    index = client.get(reverse("admin:index")).content.decode()
+    assert "xw-segment-chart" in index
+
+
+def test_rescore_now_queues_a_run(tea, tea_history, client_for, django_capture_on_commit_callbacks):
+    client = client_for(tea.owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:segmentation_scoringrun_rescore"))
+    assert response.status_code == 302
+    run = ScoringRun.objects.get()
+    assert run.trigger == "manual" and run.status == "succeeded"
+    assert run.business == tea.business
+
+
+def test_backtest_command_reports_predicted_and_actual(tea, tea_history, capsys, tmp_path):
+    out = tmp_path / "bt.csv"
+    call_command(
+        "backtest",
+        "--business",
+        "tea",
+        "--as-of",
+        "2025-09-30",
+        "--days",
+        "90",
+        "--output",
+        str(out),
+    )
+    text = capsys.readouterr().out
+    assert "total" in text and "correlation" in text
+    rows = out.read_text().splitlines()
+    assert rows[0] == "customer_id,segment,predicted,actual"
+    assert len(rows) == len(tea_history) + 1
+    actual_total = sum(int(r.split(",")[3]) for r in rows[1:])
+    assert actual_total > 0
