@@ -20,7 +20,8 @@ def test_owner_adds_staff_into_own_business(tea, client_for):
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     new = User.objects.get(username="tea_new")
-    assert new.is_staff and not new.is_superuser
+    assert new.is_staff
+    assert not new.is_superuser
     assert new.membership.business == tea.business
     assert new.membership.role == Membership.Role.STAFF
 
@@ -56,7 +57,8 @@ def test_owner_cannot_touch_other_business_staff(tea, salon, client_for):
     )
     assert response.status_code == 404
     salon.staff.refresh_from_db()
-    assert salon.staff.is_active and not salon.staff.check_password("Hijack-pw-12345")
+    assert salon.staff.is_active
+    assert not salon.staff.check_password("Hijack-pw-12345")
 
 
 def test_staff_cannot_manage_team_or_business(tea, client_for):
@@ -68,7 +70,8 @@ def test_staff_cannot_manage_team_or_business(tea, client_for):
 def test_owner_sees_only_own_business_settings(tea, salon, client_for):
     client = client_for(tea.owner)
     body = client.get(reverse("admin:accounts_business_changelist")).content.decode()
-    assert "清风茶馆" in body and "美尚发艺" not in body
+    assert "清风茶馆" in body
+    assert "美尚发艺" not in body
     response = client.get(reverse("admin:accounts_business_change", args=[salon.business.pk]))
     assert response.status_code == 302  # bounced to the index: no such object for this user
 
@@ -86,8 +89,10 @@ def test_create_business_command(db, capsys):
     )
     business = Business.objects.get(slug="bakery")
     owner = User.objects.get(username="baker")
-    assert owner.membership.business == business and owner.membership.is_owner
-    assert owner.check_password("Pw-bakery-2026") and owner.is_staff
+    assert owner.membership.business == business
+    assert owner.membership.is_owner
+    assert owner.check_password("Pw-bakery-2026")
+    assert owner.is_staff
     with pytest.raises(CommandError, match="already exists"):
         call_command("create_business", "bakery", "--name", "x", "--owner", "other")
 
@@ -95,14 +100,17 @@ def test_create_business_command(db, capsys):
 def test_seed_demo_twice_changes_nothing(db):
     call_command("seed_demo", "--customers", "40")
     counts = (Business.objects.count(), Customer.objects.count(), Purchase.objects.count())
-    assert counts[0] == 2 and counts[1] == 80 and counts[2] > 80
+    assert counts[0] == 2
+    assert counts[1] == 80
+    assert counts[2] > 80
     for username in ("tea_owner", "tea_staff", "salon_owner", "salon_staff"):
         assert User.objects.get(username=username).check_password("xiaowei-demo")
     call_command("seed_demo", "--customers", "40")
     assert (Business.objects.count(), Customer.objects.count(), Purchase.objects.count()) == counts
     # repeat, lapsed and one-time buyers all present
     per_customer = [c.purchases.count() for c in Customer.objects.all()]
-    assert min(per_customer) <= 1 and max(per_customer) >= 5
+    assert min(per_customer) <= 1
+    assert max(per_customer) >= 5
 
 
 def test_member_language_overrides_browser(tea, client_for):

@@ -55,4 +55,5 @@ def test_killed_worker_leaves_previous_scores_and_rerun_matches_uninterrupted(
     rerun = snapshot(tea.business)
     scoring_run_execute(business=tea.business, as_of=date(2025, 12, 31))  # uninterrupted
     assert snapshot(tea.business) == rerun
-    assert len(rerun) == 40 and rerun != previous
+    assert len(rerun) == 40
+    assert rerun != previous

@@ -25,7 +25,8 @@ def test_run_scores_every_customer_with_finite_values(tea, tea_history):
         assert 0 <= row["p_alive"] <= 1
         assert 0 <= row["loyalty_score"] <= 100
     never = CustomerScore.objects.get(customer=tea_history[9])
-    assert never.rfm_segment == "no_purchase" and never.frequency == 0
+    assert never.rfm_segment == "no_purchase"
+    assert never.frequency == 0
     served = CustomerScore.objects.get(customer=tea_history[0])
     assert served.cost_to_serve == pytest.approx(35)  # ¥5 + 60 minutes at ¥30/h
 
@@ -48,7 +49,8 @@ def test_failed_write_leaves_previous_scores_intact(tea, tea_history):
         scoring_run_execute(business=tea.business, as_of=AS_OF)
     assert snapshot(tea.business) == before
     failed = ScoringRun.objects.get(as_of=AS_OF)
-    assert failed.status == ScoringRun.Status.FAILED and "disk" in failed.error
+    assert failed.status == ScoringRun.Status.FAILED
+    assert "disk" in failed.error
 
 
 def test_as_of_uses_only_history_up_to_that_day(tea, tea_history):
@@ -125,7 +127,8 @@ def test_rescore_now_queues_a_run(tea, tea_history, client_for, django_capture_o
         response = client.post(reverse("admin:segmentation_scoringrun_rescore"))
     assert response.status_code == 302
     run = ScoringRun.objects.get()
-    assert run.trigger == "manual" and run.status == "succeeded"
+    assert run.trigger == "manual"
+    assert run.status == "succeeded"
     assert run.business == tea.business
 
 
@@ -143,7 +146,8 @@ def test_backtest_command_reports_predicted_and_actual(tea, tea_history, capsys,
         str(out),
     )
     text = capsys.readouterr().out
-    assert "total" in text and "correlation" in text
+    assert "total" in text
+    assert "correlation" in text
     rows = out.read_text().splitlines()
     assert rows[0] == "customer_id,segment,predicted,actual"
     assert len(rows) == len(tea_history) + 1
