@@ -157,6 +157,10 @@ class ScoredCustomerAdmin(CustomerAdmin):
     inlines = (CustomerScoreInline, *CustomerAdmin.inlines)
     actions = (*CustomerAdmin.actions, "rescore_now")
 
+    def get_inlines(self, request, obj):
+        inlines = super().get_inlines(request, obj)
+        return inlines if obj is not None else [i for i in inlines if i is not CustomerScoreInline]
+
     def _score(self, obj: Customer) -> CustomerScore | None:
         try:
             return obj.score
