@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "import_export",
     "accounts",
     "customers",
+    "feedback",
     "segmentation",
 ]
 
@@ -100,6 +101,10 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+
+# Rate limits (feedback form, API throttling) count in the cache: set CACHE_URL=redis://…
+# when more than one web process serves.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://xiaowei")}
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -168,3 +173,7 @@ XW_SCORING = {
 XW_STAFF_COST_PER_HOUR = env.float("XW_STAFF_COST_PER_HOUR", default=30.0)
 # Tests only: a pause inside the score write, so a test can kill a worker midway.
 XW_TEST_PAUSE_BEFORE_SCORE_WRITE = env.float("XW_TEST_PAUSE_BEFORE_SCORE_WRITE", default=0.0)
+
+# Feedback (docs/feedback.md)
+XW_FEEDBACK_SENDER = env("XW_FEEDBACK_SENDER", default="feedback.senders.LogSender")
+XW_FEEDBACK_LINK_DAYS = env.int("XW_FEEDBACK_LINK_DAYS", default=30)
