@@ -145,7 +145,7 @@ class ScoredCustomerAdmin(CustomerAdmin):
         "recommended",
         "tag_list",
     )
-    list_select_related = ("assigned_to", "score", "business")
+    list_select_related = ("score", "business")
     list_filter = (
         *CustomerAdmin.list_filter[:1],
         ("score__rfm_segment", admin.ChoicesFieldListFilter),
@@ -159,7 +159,9 @@ class ScoredCustomerAdmin(CustomerAdmin):
 
     def get_inlines(self, request, obj):
         inlines = super().get_inlines(request, obj)
-        return inlines if obj is not None else [i for i in inlines if i is not CustomerScoreInline]
+        if obj is not None and CustomerScore.objects.filter(customer=obj).exists():
+            return inlines
+        return [i for i in inlines if i is not CustomerScoreInline]
 
     def _score(self, obj: Customer) -> CustomerScore | None:
         try:

@@ -1,0 +1,75 @@
+"""Browser tests: a real Chromium (Playwright, sync API) against pytest-django's live server.
+
+Chromium is expected at /usr/bin/chromium (never `playwright install`). Without it the
+browser tests skip — except with CI=true, where a missing browser is a failure.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import need_or_skip
+
+# Playwright's sync API runs an asyncio event loop in this thread; Django's ORM refuses
+# to run while a loop is running unless told it is safe (the test code is not async).
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+MOBILE_VIEWPORT = {"width": 390, "height": 844}
+SCREENS = Path(__file__).resolve().parents[2] / "var" / "screens"
+DEFAULT_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="session")
+def browser():
+    need_or_skip(
+        os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK),
+        f"Chromium not found at {CHROMIUM}",
+    )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - depends on the environment
+        need_or_skip(False, "the Python package playwright is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """new_page(locale=None, accept_language=None) -> a page in a fresh 390x844 context."""
+    contexts = []
+
+    def make(locale: str | None = None, accept_language: str | None = None):
+        options: dict = {"viewport": MOBILE_VIEWPORT, "device_scale_factor": 1}
+        if locale:
+            options["locale"] = locale
+        if accept_language:
+            options["extra_http_headers"] = {"Accept-Language": accept_language}
+        context = browser.new_context(**options)
+        context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def screens() -> Path:
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    return SCREENS
