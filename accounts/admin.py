@@ -1,11 +1,13 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserCreationForm
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.models import APIKey
 
-from .models import Business, Membership, TeamMember
+from .models import Business, BusinessAPIKey, Membership, TeamMember
+from .services import api_key_create
 from .tenancy import business_for, is_operator, is_owner
 
 
@@ -156,3 +158,60 @@ class TeamMemberAdmin(UserAdmin):
             Membership.objects.create(
                 user=obj, business=business_for(request.user), role=Membership.Role.STAFF
             )
+
+
+@admin.register(BusinessAPIKey)
+class BusinessAPIKeyAdmin(admin.ModelAdmin):
+    """Owners create and revoke their business's API keys; the key is shown once."""
+
+    list_display = ("name", "prefix", "read_only", "created", "last_used_at", "revoked")
+    list_filter = ("revoked", "read_only")
+    fields = ("name", "read_only", "revoked", "expiry_date")
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).select_related("business")
+        if is_operator(request.user):
+            return qs
+        return qs.filter(business=business_for(request.user))
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("read_only",) if obj else ()
+
+    def _allowed(self, request) -> bool:
+        return is_operator(request.user) or (is_owner(request.user) and request.user.is_staff)
+
+    def has_module_permission(self, request):
+        return self._allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_add_permission(self, request):
+        return is_owner(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the record of the key stays
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        api_key, key = api_key_create(
+            business=business_for(request.user),
+            name=obj.name,
+            read_only=obj.read_only,
+            created_by=request.user,
+        )
+        obj.pk = api_key.pk
+        self.message_user(
+            request,
+            _("Your new API key (copy it now, it is not shown again): %(key)s") % {"key": key},
+            messages.WARNING,
+        )
+
+
+# The library's own key model is not used (keys belong to a business here).
+admin.site.unregister(APIKey)

@@ -5,6 +5,7 @@ from django.contrib.auth.models import User
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.models import AbstractAPIKey
 
 
 class Business(models.Model):
@@ -87,3 +88,28 @@ class TeamMember(User):
         proxy = True
         verbose_name = _("team member")
         verbose_name_plural = _("team members")
+
+
+class BusinessAPIKey(AbstractAPIKey):
+    """An integrator's key for one business: stored hashed, shown once, revocable."""
+
+    business = models.ForeignKey(
+        Business, verbose_name=_("business"), on_delete=models.CASCADE, related_name="api_keys"
+    )
+    read_only = models.BooleanField(
+        _("read-only"), default=False, help_text=_("A read-only key can read but never write.")
+    )
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")

@@ -1,7 +1,7 @@
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from .models import Business, Membership
+from .models import Business, BusinessAPIKey, Membership
 
 
 @transaction.atomic
@@ -42,3 +42,13 @@ def member_add(
     user.save()
     Membership.objects.update_or_create(user=user, defaults={"business": business, "role": role})
     return user
+
+
+def api_key_create(
+    *, business: Business, name: str, read_only: bool = False, created_by: User | None = None
+) -> tuple[BusinessAPIKey, str]:
+    """A new key for `business`; the plain key is returned once and only its hash is kept."""
+    api_key, key = BusinessAPIKey.objects.create_key(
+        business=business, name=name, read_only=read_only, created_by=created_by
+    )
+    return api_key, key

@@ -5,7 +5,7 @@
 - `BusinessScopedAdminMixin` / `BusinessScopedInlineMixin` scope the admin: querysets,
   foreign-key and many-to-many choices, autocomplete, search, list filters and saving.
 - `ScopedRelatedListFilter` is the list filter for foreign keys to business-owned rows.
-The API mixin lives beside the API and calls the same `business_for()` / `for_business()`.
+The API side (`accounts.api`) calls the same `business_for()` / `scope_queryset()`.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class BusinessOwned(models.Model):
 
 
 def membership_for(user: Any) -> Membership | None:
-    if user is None or not user.is_authenticated or not user.is_active:
+    if user is None or not user.is_authenticated or not user.is_active or not user.pk:
         return None
     cached = getattr(user, "_xw_membership", False)
     if cached is not False:
@@ -59,6 +59,9 @@ def membership_for(user: Any) -> Membership | None:
 
 
 def business_for(user: Any) -> Business | None:
+    api_key = getattr(user, "api_key", None)
+    if api_key is not None:  # an integrator's key acts for its business only
+        return api_key.business if api_key.business.is_active else None
     membership = membership_for(user)
     return membership.business if membership else None
 

@@ -1,3 +1,4 @@
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -16,6 +17,18 @@ class TimelineEvent:
     label: str
     detail: str
     amount: Decimal | None = None
+    url: str = ""
+
+
+# Higher apps (feedback) add their own events to the timeline by registering a callable
+# (customer, limit) -> iterable of TimelineEvent in their AppConfig.ready():
+# customers never imports them.
+TIMELINE_SOURCES: list[Callable[[Customer, int], Iterable[TimelineEvent]]] = []
+
+
+def register_timeline_source(source: Callable[[Customer, int], Iterable[TimelineEvent]]) -> None:
+    if source not in TIMELINE_SOURCES:
+        TIMELINE_SOURCES.append(source)
 
 
 def customer_totals(customer: Customer) -> dict:
@@ -37,6 +50,9 @@ def customer_timeline(customer: Customer, limit: int = 200) -> list[TimelineEven
     for f in customer.follow_ups.order_by("-due_on")[:limit]:
         state = _("done") if f.done_at else _("to do")
         events.append(TimelineEvent(f.due_on, "follow_up", _("Follow-up (%s)") % state, f.task))
+
+    for source in TIMELINE_SOURCES:
+        events.extend(source(customer, limit))
 
     def sort_key(event: TimelineEvent) -> datetime:
         when = event.when

@@ -4,3 +4,8 @@ from django.dispatch import Signal
 # `source` and `target` (Customer) and `actor`. Higher apps (feedback, segmentation)
 # move their own rows here: customers never imports them.
 customer_merged = Signal()
+
+# Sent after commit when purchases were recorded in bulk (API ingest), with `business` and
+# `purchase_ids`. Single saves fire Django's post_save as usual; file imports of old sales
+# send nothing on purpose (no feedback requests for last year's receipts).
+purchases_recorded = Signal()

@@ -25,6 +25,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "import_export",
+    "rest_framework_api_key",
+    "drf_spectacular",
     "accounts",
     "customers",
     "feedback",
@@ -110,10 +112,41 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api.BusinessPermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.ApiKeyThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": env("XW_API_RATE", default="1200/min")},
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "crm_project.api_errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "LIST_SERIALIZER_ERRORS_AS_DICT": True,
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "XiaoWei CRM API",
+    "DESCRIPTION": (
+        "Customers, purchases, interactions, follow-ups, feedback and customer-value scores of "
+        "one business. Authenticate with `Authorization: Api-Key <key>` (created by the owner "
+        "in the admin or with `manage.py create_api_key`). Another business's ids answer 404."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "Authorization"}}
+    },
+    "SECURITY": [{"ApiKey": []}],
+}
+# The bulk ingest accepts up to 1,000 purchases a request.
+XW_API_BULK_MAX = 1000
 
 # The customer list is the hottest admin page: no full count on large tables.
 ADMIN_LIST_PER_PAGE = 100

@@ -1,0 +1,16 @@
+"""The API's router: wiring only. Customers are served with their score (segmentation reads
+customers, never the reverse)."""
+
+from rest_framework.routers import DefaultRouter
+
+from customers.api import FollowUpViewSet, InteractionViewSet, PurchaseViewSet, TagViewSet
+from segmentation.api import ScoredCustomerViewSet, ScoringRunViewSet
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("customers", ScoredCustomerViewSet, basename="customer")
+router.register("tags", TagViewSet, basename="tag")
+router.register("purchases", PurchaseViewSet, basename="purchase")
+router.register("interactions", InteractionViewSet, basename="interaction")
+router.register("follow-ups", FollowUpViewSet, basename="followup")
+router.register("scoring-runs", ScoringRunViewSet, basename="scoringrun")

@@ -1,0 +1,473 @@
+"""REST API for customers and their history (mounted by crm_project/api_router.py)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.api import (
+    BusinessScopedAPIMixin,
+    ScopedPrimaryKeyRelatedField,
+    ScopedUserField,
+    bad_request,
+)
+
+from .models import Customer, FollowUp, Interaction, Purchase, Tag
+from .phones import looks_like_phone, normalize_phone, search_forms
+from .services import IngestRejected, customer_merge, customer_save, purchases_ingest
+
+
+class DescribedModelSerializer(serializers.ModelSerializer):
+    """Every field gets a description in the schema: its help text, else its label."""
+
+    def build_field(self, field_name, info, model_class, nested_depth):
+        field_class, kwargs = super().build_field(field_name, info, model_class, nested_depth)
+        if not kwargs.get("help_text") and "label" in kwargs:
+            kwargs["help_text"] = kwargs["label"]
+        elif not kwargs.get("help_text"):
+            model_field = info.fields.get(field_name) or info.relations.get(field_name)
+            verbose = getattr(getattr(model_field, "model_field", model_field), "verbose_name", "")
+            kwargs["help_text"] = str(verbose or field_name).capitalize()
+        return field_class, kwargs
+
+
+# --- customers -----------------------------------------------------------------------------
+
+
+class TagNamesField(serializers.ListField):
+    """Tags as a list of names (read from the prefetched relation)."""
+
+    def to_representation(self, data):
+        return [tag.name for tag in data.all()]
+
+
+class CustomerSerializer(DescribedModelSerializer):
+    tags = TagNamesField(
+        child=serializers.CharField(max_length=40),
+        required=False,
+        help_text=_("Tag names; sending the list replaces the customer's tags."),
+    )
+    assigned_to = ScopedUserField(
+        required=False, allow_null=True, help_text=_("Id of the staff member in charge.")
+    )
+
+    class Meta:
+        model = Customer
+        fields = (
+            "id",
+            "name",
+            "phone",
+            "customer_no",
+            "wechat_id",
+            "email",
+            "gender",
+            "birthday",
+            "city",
+            "source",
+            "tags",
+            "assigned_to",
+            "status",
+            "marketing_consent",
+            "marketing_consent_at",
+            "notes",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = ("id", "marketing_consent_at", "created_at", "updated_at")
+        # Uniqueness per business is checked by the model (with the business), not here.
+        validators: list = []
+
+    def save(self, **kwargs):
+        data = {**self.validated_data}
+        tags = data.pop("tags", None)
+        business = kwargs.get("business") or self.instance.business
+        self.instance = customer_save(
+            business=business, data=data, tags=tags, instance=self.instance
+        )
+        return self.instance
+
+
+class CustomerFilter(filters.FilterSet):
+    q = filters.CharFilter(
+        method="search", label=_("Search by name, customer number or phone (any format)")
+    )
+    tag = filters.CharFilter(field_name="tags__name", label=_("Tag name"))
+    updated_since = filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label=_("Changed at or after (ISO 8601)")
+    )
+
+    class Meta:
+        model = Customer
+        fields = ("status", "source", "assigned_to")
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        query = Q(name__icontains=value) | Q(customer_no=value)
+        if looks_like_phone(value):
+            business = getattr(self.request, "business", None) or queryset.first()
+            region = getattr(business, "phone_region", None) or "CN"
+            full, digits = search_forms(value, region)
+            query |= Q(phone=full) if full else Q(phone__contains=digits)
+        return queryset.filter(query)
+
+
+class CustomerViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
+    serializer_class = CustomerSerializer
+    filterset_class = CustomerFilter
+    ordering_fields = ("id", "updated_at", "created_at")
+    ordering = ("-id",)
+
+    def get_queryset(self):
+        return (
+            super().get_queryset().prefetch_related("tags")
+            if self.action != "merge"
+            else super().get_queryset()
+        )
+
+    queryset = Customer.objects.all()
+
+    @extend_schema(
+        request=None,
+        responses={200: CustomerSerializer},
+        parameters=[
+            OpenApiParameter("source", int, description=_("Id of the customer merged away")),
+            OpenApiParameter("target", int, description=_("Id of the customer kept")),
+        ],
+        description=_(
+            "Merge two customers of your business: every purchase, interaction, follow-up, "
+            "tag and feedback of `source` moves to `target`; `source` is deleted."
+        ),
+    )
+    @action(detail=False, methods=["post"])
+    def merge(self, request):
+        serializer = MergeSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        kept = customer_merge(
+            source=serializer.validated_data["source"],
+            target=serializer.validated_data["target"],
+            actor=request.user if request.user.pk else None,
+        )
+        return Response(self.get_serializer(kept).data)
+
+
+class MergeSerializer(serializers.Serializer):
+    source = ScopedPrimaryKeyRelatedField(
+        queryset=Customer.objects.all(), help_text=_("Id of the customer merged away")
+    )
+    target = ScopedPrimaryKeyRelatedField(
+        queryset=Customer.objects.all(), help_text=_("Id of the customer kept")
+    )
+
+    def validate(self, attrs):
+        if attrs["source"] == attrs["target"]:
+            raise serializers.ValidationError(_("A customer cannot be merged with itself."))
+        return attrs
+
+
+# --- tags ----------------------------------------------------------------------------------
+
+
+class TagSerializer(DescribedModelSerializer):
+    class Meta:
+        model = Tag
+        fields = ("id", "name")
+        read_only_fields = ("id",)
+        validators: list = []
+
+    def save(self, **kwargs):
+        if self.instance is None:
+            self.instance = Tag(business=kwargs["business"])
+        self.instance.name = self.validated_data["name"]
+        self.instance.full_clean()
+        self.instance.save()
+        return self.instance
+
+
+class TagViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
+    queryset = Tag.objects.all()
+    serializer_class = TagSerializer
+    pagination_class = None
+    owner_only_delete = False
+    filter_backends: tuple = ()
+
+
+# --- history -------------------------------------------------------------------------------
+
+
+class _ChildSerializer(DescribedModelSerializer):
+    customer = ScopedPrimaryKeyRelatedField(
+        queryset=Customer.objects.all(), help_text=_("Id of the customer")
+    )
+
+    def save(self, **kwargs):
+        obj = self.instance or self.Meta.model(business=kwargs["business"])
+        for field, value in self.validated_data.items():
+            setattr(obj, field, value)
+        obj.full_clean()
+        obj.save()
+        self.instance = obj
+        return obj
+
+
+class PurchaseSerializer(_ChildSerializer):
+    class Meta:
+        model = Purchase
+        fields = (
+            "id",
+            "customer",
+            "occurred_at",
+            "amount",
+            "cost",
+            "channel",
+            "items",
+            "external_id",
+            "created_at",
+        )
+        read_only_fields = ("id", "created_at")
+        validators: list = []
+
+
+class InteractionSerializer(_ChildSerializer):
+    staff = ScopedUserField(required=False, allow_null=True, help_text=_("Id of the staff member"))
+
+    class Meta:
+        model = Interaction
+        fields = (
+            "id",
+            "customer",
+            "kind",
+            "occurred_at",
+            "staff",
+            "summary",
+            "outcome",
+            "cost_minutes",
+            "cost_amount",
+        )
+        read_only_fields = ("id",)
+
+
+class FollowUpSerializer(_ChildSerializer):
+    assigned_to = ScopedUserField(
+        required=False, allow_null=True, help_text=_("Id of the staff member")
+    )
+
+    class Meta:
+        model = FollowUp
+        fields = ("id", "customer", "due_on", "task", "assigned_to", "done_at", "created_at")
+        read_only_fields = ("id", "created_at")
+
+
+class _HistoryFilter(filters.FilterSet):
+    customer = filters.NumberFilter(field_name="customer_id", label=_("Customer id"))
+    occurred_after = filters.IsoDateTimeFilter(
+        field_name="occurred_at", lookup_expr="gte", label=_("At or after (ISO 8601)")
+    )
+    occurred_before = filters.IsoDateTimeFilter(
+        field_name="occurred_at", lookup_expr="lt", label=_("Before (ISO 8601)")
+    )
+
+
+class PurchaseFilter(_HistoryFilter):
+    external_id = filters.CharFilter(label=_("External id"))
+
+    class Meta:
+        model = Purchase
+        fields = ("channel",)
+
+
+class InteractionFilter(_HistoryFilter):
+    class Meta:
+        model = Interaction
+        fields = ("kind",)
+
+
+class FollowUpFilter(filters.FilterSet):
+    customer = filters.NumberFilter(field_name="customer_id", label=_("Customer id"))
+    open = filters.BooleanFilter(
+        field_name="done_at", lookup_expr="isnull", label=_("Not done yet")
+    )
+    due_before = filters.DateFilter(
+        field_name="due_on", lookup_expr="lte", label=_("Due on or before")
+    )
+
+    class Meta:
+        model = FollowUp
+        fields = ()
+
+
+class IngestItemSerializer(serializers.Serializer):
+    customer_no = serializers.CharField(
+        max_length=40, required=False, allow_blank=True, help_text=_("The customer's number")
+    )
+    phone = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        help_text=_("The customer's phone, any format"),
+    )
+    name = serializers.CharField(
+        max_length=100, required=False, allow_blank=True,
+        help_text=_("Name for a customer created with create_customers=true"),
+    )  # fmt: skip
+    occurred_at = serializers.DateTimeField(help_text=_("When the sale happened (ISO 8601)"))
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, help_text=_("Amount paid")
+    )
+    cost = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True,
+        help_text=_("Cost of the goods; without it the business's default margin is used"),
+    )  # fmt: skip
+    channel = serializers.CharField(
+        max_length=40, required=False, allow_blank=True, help_text=_("Sales channel")
+    )
+    items = serializers.CharField(
+        required=False, allow_blank=True, max_length=5000, help_text=_("What was sold")
+    )
+    external_id = serializers.CharField(
+        max_length=64, help_text=_("The till's own id of the sale: resending it creates nothing")
+    )
+
+    def validate_phone(self, value: str) -> str:
+        business = self.context["business"]
+        try:
+            return normalize_phone(value, business.phone_region)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+
+    def validate_external_id(self, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise serializers.ValidationError(_("This field may not be blank."))
+        return value
+
+    def validate(self, attrs):
+        if not (attrs.get("customer_no") or "").strip() and not attrs.get("phone"):
+            raise serializers.ValidationError(
+                {"customer_no": [_("Give customer_no or phone to identify the customer.")]}
+            )
+        return attrs
+
+
+class IngestResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text=_("Position of the object in the request"))
+    external_id = serializers.CharField(help_text=_("External id of the sale"))
+    status = serializers.ChoiceField(
+        choices=["created", "exists"], help_text=_("created, or exists (sent before)")
+    )
+    id = serializers.IntegerField(allow_null=True, help_text=_("Id of the purchase"))
+
+
+class BulkIngestResponseSerializer(serializers.Serializer):
+    created = serializers.IntegerField(help_text=_("Purchases created by this request"))
+    existing = serializers.IntegerField(help_text=_("Purchases that already existed"))
+    results = IngestResultSerializer(many=True, help_text=_("One entry per object sent"))
+
+
+CREATE_CUSTOMERS = OpenApiParameter(
+    "create_customers",
+    bool,
+    description=_("Create customers not found by customer number or phone"),
+)
+
+
+class PurchaseViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
+    queryset = Purchase.objects.all()
+    serializer_class = PurchaseSerializer
+    filterset_class = PurchaseFilter
+    ordering_fields = ("id", "occurred_at")
+    ordering = ("-id",)
+
+    def _ingest(self, request, objects: list) -> tuple[list[dict] | None, Response | None]:
+        context = {**self.get_serializer_context(), "business": self.business}
+        serializer = IngestItemSerializer(data=objects, many=True, context=context)
+        if not serializer.is_valid():
+            errors = serializer.errors
+            items = errors.items() if isinstance(errors, dict) else enumerate(errors)
+            fields = {str(i): err for i, err in items if err}
+            return None, bad_request(
+                _("Objects %(indexes)s are not valid: nothing was written.")
+                % {"indexes": ", ".join(fields)},
+                fields,
+            )
+        create = request.query_params.get("create_customers", "").lower() in ("1", "true", "yes")
+        try:
+            results = purchases_ingest(
+                business=self.business, items=serializer.validated_data, create_customers=create
+            )
+        except IngestRejected as exc:
+            return None, bad_request(
+                _("Objects %(indexes)s are not valid: nothing was written.")
+                % {"indexes": ", ".join(exc.errors)},
+                exc.errors,
+            )
+        return results, None
+
+    @extend_schema(
+        request=IngestItemSerializer,
+        responses={201: PurchaseSerializer, 200: PurchaseSerializer},
+        parameters=[CREATE_CUSTOMERS],
+        description=_(
+            "Record one sale, identified by external_id: sending it again returns the "
+            "existing purchase (200) and creates nothing."
+        ),
+    )
+    def create(self, request, *args, **kwargs):
+        if not isinstance(request.data, dict):
+            return bad_request(_("Send one JSON object."))
+        results, error = self._ingest(request, [request.data])
+        if error is not None:
+            return error
+        row = results[0]
+        purchase = self.get_queryset().get(pk=row["id"])
+        code = status.HTTP_201_CREATED if row["status"] == "created" else status.HTTP_200_OK
+        return Response(self.get_serializer(purchase).data, status=code)
+
+    @extend_schema(
+        request=IngestItemSerializer(many=True),
+        responses={200: BulkIngestResponseSerializer},
+        parameters=[CREATE_CUSTOMERS],
+        description=_(
+            "Record up to 1,000 sales in one request, all or nothing. Objects whose "
+            "external_id exists already are reported as existing and not created again."
+        ),
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request):
+        if not isinstance(request.data, list):
+            return bad_request(_("Send a JSON array of purchases."))
+        if len(request.data) > settings.XW_API_BULK_MAX:
+            return bad_request(
+                _("At most %(max)d purchases per request.") % {"max": settings.XW_API_BULK_MAX}
+            )
+        results, error = self._ingest(request, request.data)
+        if error is not None:
+            return error
+        created = sum(1 for r in results if r["status"] == "created")
+        return Response(
+            {"created": created, "existing": len(results) - created, "results": results}
+        )
+
+
+class InteractionViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
+    queryset = Interaction.objects.select_related("customer")
+    serializer_class = InteractionSerializer
+    filterset_class = InteractionFilter
+    ordering_fields = ("id", "occurred_at")
+    ordering = ("-id",)
+    owner_only_delete = False
+
+
+class FollowUpViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
+    queryset = FollowUp.objects.all()
+    serializer_class = FollowUpSerializer
+    filterset_class = FollowUpFilter
+    ordering_fields = ("id", "due_on")
+    ordering = ("-id",)
+    owner_only_delete = False

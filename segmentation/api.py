@@ -1,0 +1,141 @@
+"""Scores in the API: customers with their current score nested, scoring runs, rescore."""
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.api import BusinessScopedAPIMixin
+from customers.api import (
+    CustomerFilter,
+    CustomerSerializer,
+    CustomerViewSet,
+    DescribedModelSerializer,
+)
+
+from .models import Action, CustomerScore, ScoringRun, Segment, Tier
+from .tasks import score_business
+
+
+class CustomerScoreSerializer(DescribedModelSerializer):
+    class Meta:
+        model = CustomerScore
+        fields = (
+            "as_of",
+            "recency_days",
+            "frequency",
+            "monetary",
+            "total_spent",
+            "tenure_days",
+            "margin_so_far",
+            "cost_to_serve",
+            "satisfaction",
+            "r_score",
+            "f_score",
+            "m_score",
+            "rfm_segment",
+            "p_alive",
+            "churn_risk",
+            "expected_purchases_90d",
+            "expected_order_value",
+            "predicted_clv",
+            "net_value",
+            "value_tier",
+            "loyalty_score",
+            "action",
+        )
+        read_only_fields = fields
+
+
+class ScoredCustomerSerializer(CustomerSerializer):
+    score = serializers.SerializerMethodField(
+        help_text=_("The current customer-value score (read-only; null before the first run)")
+    )
+
+    class Meta(CustomerSerializer.Meta):
+        fields = (*CustomerSerializer.Meta.fields, "score")
+        read_only_fields = (*CustomerSerializer.Meta.read_only_fields, "score")
+
+    @extend_schema_field(CustomerScoreSerializer(allow_null=True))
+    def get_score(self, customer) -> dict | None:
+        try:
+            score = customer.score
+        except CustomerScore.DoesNotExist:
+            return None
+        return CustomerScoreSerializer(score).data
+
+
+class ScoredCustomerFilter(CustomerFilter):
+    segment = filters.ChoiceFilter(
+        field_name="score__rfm_segment", choices=Segment.choices, label=_("RFM segment")
+    )
+    tier = filters.ChoiceFilter(
+        field_name="score__value_tier", choices=Tier.choices, label=_("Value tier")
+    )
+    action = filters.ChoiceFilter(
+        field_name="score__action", choices=Action.choices, label=_("Recommended action")
+    )
+    churn_risk_min = filters.NumberFilter(
+        field_name="score__churn_risk", lookup_expr="gte", label=_("Churn risk at least (0–1)")
+    )
+    churn_risk_max = filters.NumberFilter(
+        field_name="score__churn_risk", lookup_expr="lte", label=_("Churn risk at most (0–1)")
+    )
+
+    class Meta(CustomerFilter.Meta):
+        pass
+
+
+class ScoredCustomerViewSet(CustomerViewSet):
+    serializer_class = ScoredCustomerSerializer
+    filterset_class = ScoredCustomerFilter
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("score")
+
+
+class ScoringRunSerializer(DescribedModelSerializer):
+    class Meta:
+        model = ScoringRun
+        fields = (
+            "id",
+            "as_of",
+            "trigger",
+            "status",
+            "started_at",
+            "finished_at",
+            "duration_s",
+            "customers_scored",
+            "parameters",
+            "warnings",
+            "error",
+        )
+        read_only_fields = fields
+
+
+class ScoringRunViewSet(BusinessScopedAPIMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = ScoringRun.objects.all()
+    serializer_class = ScoringRunSerializer
+    ordering_fields = ("id", "started_at")
+    ordering = ("-id",)
+    filterset_fields = ("status", "trigger")
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: inline_serializer(
+                "RescoreQueued", {"queued": serializers.BooleanField(help_text=_("Always true"))}
+            )
+        },
+        description=_("Queue a rescoring of every customer of your business."),
+    )
+    @action(detail=False, methods=["post"])
+    def rescore(self, request):
+        business = self.business
+        transaction.on_commit(
+            lambda: score_business.delay(business.pk, None, ScoringRun.Trigger.MANUAL)
+        )
+        return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
