@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -96,6 +97,8 @@ class BusinessScopedAPIMixin:
 
     permission_classes = (BusinessPermission,)
     owner_only_delete = True
+    # Ids the database can hold; anything else is simply not found.
+    lookup_value_regex = r"[0-9]{1,18}"
 
     @property
     def business(self) -> Business | None:
@@ -111,7 +114,19 @@ class BusinessScopedAPIMixin:
         serializer.save(business=self.business)
 
 
-class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+MAX_ID = 10**18
+
+
+class _BoundedPrimaryKeyMixin:
+    def to_internal_value(self, data):
+        # Out-of-range ids would overflow the database driver: they exist nowhere.
+        numeric = isinstance(data, int | str) and str(data).lstrip("-").isdigit()
+        if numeric and not 0 < int(data) < MAX_ID:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
+class ScopedPrimaryKeyRelatedField(_BoundedPrimaryKeyMixin, serializers.PrimaryKeyRelatedField):
     """A foreign key in a payload may only point at the caller's business's rows;
     another business's id is 'does not exist', never 'forbidden'."""
 
@@ -123,7 +138,7 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         return scope_queryset(qs, request)
 
 
-class ScopedUserField(serializers.PrimaryKeyRelatedField):
+class ScopedUserField(_BoundedPrimaryKeyMixin, serializers.PrimaryKeyRelatedField):
     """A team member of the caller's business."""
 
     def get_queryset(self) -> QuerySet:
@@ -148,6 +163,15 @@ class ApiKeyThrottle(SimpleRateThrottle):
         else:
             ident = f"anon:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class IdFilter(filters.NumberFilter):
+    """An id in a query string: bounded, so a huge number finds nothing instead of failing."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
 
 
 def model_errors(exc) -> dict | list:

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from accounts.api import (
     BusinessScopedAPIMixin,
+    IdFilter,
     ScopedPrimaryKeyRelatedField,
     ScopedUserField,
     bad_request,
@@ -102,10 +103,11 @@ class CustomerFilter(filters.FilterSet):
     updated_since = filters.IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Changed at or after (ISO 8601)")
     )
+    assigned_to = IdFilter(field_name="assigned_to_id", label=_("Id of the staff member"))
 
     class Meta:
         model = Customer
-        fields = ("status", "source", "assigned_to")
+        fields = ("status", "source")
 
     def search(self, queryset, name, value):
         value = value.strip()
@@ -265,7 +267,7 @@ class FollowUpSerializer(_ChildSerializer):
 
 
 class _HistoryFilter(filters.FilterSet):
-    customer = filters.NumberFilter(field_name="customer_id", label=_("Customer id"))
+    customer = IdFilter(field_name="customer_id", label=_("Customer id"))
     occurred_after = filters.IsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="gte", label=_("At or after (ISO 8601)")
     )
@@ -289,7 +291,7 @@ class InteractionFilter(_HistoryFilter):
 
 
 class FollowUpFilter(filters.FilterSet):
-    customer = filters.NumberFilter(field_name="customer_id", label=_("Customer id"))
+    customer = IdFilter(field_name="customer_id", label=_("Customer id"))
     open = filters.BooleanFilter(
         field_name="done_at", lookup_expr="isnull", label=_("Not done yet")
     )
