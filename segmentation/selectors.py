@@ -33,12 +33,14 @@ def cutoff(business: Business, as_of: date) -> datetime:
     return datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=tz)
 
 
-def _day_expr(column: str, offset_seconds: int) -> str:
-    # Local calendar day as a number: same-day purchases must be one transaction.
-    # (floored in numpy: SQLite's floor() is optional at compile time)
+def _local_seconds_expr(column: str, offset_seconds: int) -> str:
+    # Whole seconds since the epoch, shifted to local time: integers, so the day a purchase
+    # falls on is exact (julianday() arithmetic in floats can land a midnight sale on the
+    # day before).
     if connection.vendor == "postgresql":
-        return f"(extract(epoch from {column})::float8 + {offset_seconds}) / 86400.0"
-    return f"((julianday({column}) - 2440587.5) * 86400.0 + {offset_seconds}) / 86400.0"
+        return f"(floor(extract(epoch from {column}))::bigint + {offset_seconds})"
+    # '%%s' is strftime's epoch-seconds format, escaped from the parameter style.
+    return f"(CAST(strftime('%%s', {column}) AS INTEGER) + {offset_seconds})"
 
 
 def _money(column: str) -> str:
@@ -57,14 +59,14 @@ def scoring_inputs(business: Business, as_of: date) -> ScoringInputs:
     # Table names and expressions are ours; values are parameters. A missing cost is -1
     # (costs are never negative), so every column arrives as a plain number.
     sql = (
-        f"SELECT customer_id, {_day_expr('occurred_at', offset)}, {_money('amount')}, "  # noqa: S608
+        f"SELECT customer_id, {_local_seconds_expr('occurred_at', offset)}, {_money('amount')}, "  # noqa: S608
         f"COALESCE({_money('cost')}, -1) FROM {p} WHERE business_id = %s AND occurred_at < %s"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [business.pk, end_param])
         data = np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 4)
     cust = data[:, 0].astype(np.int64)
-    day = np.floor(data[:, 1])
+    day = np.floor_divide(data[:, 1], 86400.0)  # local calendar day number
     amount = data[:, 2]
     cost = np.where(data[:, 3] < 0, np.nan, data[:, 3])
     idx = np.searchsorted(ids, cust)
