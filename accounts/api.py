@@ -5,7 +5,7 @@ related-field choices go through `accounts.tenancy.scope_queryset`, as in the ad
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -163,6 +163,36 @@ class ApiKeyThrottle(SimpleRateThrottle):
         else:
             ident = f"anon:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """A timestamp between 1900 and 2200, stored in UTC: odd offsets (+20:29) and far
+    years are refused with a message instead of failing in the database."""
+
+    def to_internal_value(self, value):
+        parsed = super().to_internal_value(value)
+        if not 1900 <= parsed.year <= 2200:
+            raise serializers.ValidationError(_("Give a date between 1900 and 2200."))
+        if parsed.tzinfo is not None:
+            offset = parsed.utcoffset()
+            if offset is None or abs(offset) > timedelta(hours=14):
+                raise serializers.ValidationError(_("The time zone offset is not valid."))
+            parsed = parsed.astimezone(UTC)
+        return parsed
+
+
+class BoundedIsoDateTimeFilter(filters.IsoDateTimeFilter):
+    """The same bounds for timestamps in query strings."""
+
+    def filter(self, qs, value):
+        if value is not None and (
+            not 1900 <= value.year <= 2200
+            or (value.utcoffset() is not None and abs(value.utcoffset()) > timedelta(hours=14))
+        ):
+            return qs.none()
+        return super().filter(
+            qs, value.astimezone(UTC) if value is not None and value.tzinfo else value
+        )
 
 
 class IdFilter(filters.NumberFilter):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
@@ -13,6 +14,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.api import (
+    BoundedDateTimeField,
+    BoundedIsoDateTimeFilter,
     BusinessScopedAPIMixin,
     IdFilter,
     ScopedPrimaryKeyRelatedField,
@@ -26,7 +29,13 @@ from .services import IngestRejected, customer_merge, customer_save, purchases_i
 
 
 class DescribedModelSerializer(serializers.ModelSerializer):
-    """Every field gets a description in the schema: its help text, else its label."""
+    """Every field gets a description in the schema: its help text, else its label.
+    Timestamps are bounded (see BoundedDateTimeField)."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: BoundedDateTimeField,
+    }
 
     def build_field(self, field_name, info, model_class, nested_depth):
         field_class, kwargs = super().build_field(field_name, info, model_class, nested_depth)
@@ -100,7 +109,7 @@ class CustomerFilter(filters.FilterSet):
         method="search", label=_("Search by name, customer number or phone (any format)")
     )
     tag = filters.CharFilter(field_name="tags__name", label=_("Tag name"))
-    updated_since = filters.IsoDateTimeFilter(
+    updated_since = BoundedIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Changed at or after (ISO 8601)")
     )
     assigned_to = IdFilter(field_name="assigned_to_id", label=_("Id of the staff member"))
@@ -268,10 +277,10 @@ class FollowUpSerializer(_ChildSerializer):
 
 class _HistoryFilter(filters.FilterSet):
     customer = IdFilter(field_name="customer_id", label=_("Customer id"))
-    occurred_after = filters.IsoDateTimeFilter(
+    occurred_after = BoundedIsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="gte", label=_("At or after (ISO 8601)")
     )
-    occurred_before = filters.IsoDateTimeFilter(
+    occurred_before = BoundedIsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="lt", label=_("Before (ISO 8601)")
     )
 
@@ -318,7 +327,7 @@ class IngestItemSerializer(serializers.Serializer):
         max_length=100, required=False, allow_blank=True,
         help_text=_("Name for a customer created with create_customers=true"),
     )  # fmt: skip
-    occurred_at = serializers.DateTimeField(help_text=_("When the sale happened (ISO 8601)"))
+    occurred_at = BoundedDateTimeField(help_text=_("When the sale happened (ISO 8601)"))
     amount = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=0, help_text=_("Amount paid")
     )

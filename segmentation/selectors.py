@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, DecimalField, Sum, Value
+from django.db.models import Count, DecimalField, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import Business
@@ -72,8 +72,11 @@ def scoring_inputs(business: Business, as_of: date) -> ScoringInputs:
     idx = np.searchsorted(ids, cust)
     margin = amount - cost  # NaN where cost unknown: the engine applies the default margin
 
+    # Cost to serve: money and staff time recorded on interactions, plus a flat cost for
+    # each complaint (handling it costs more than the minutes someone wrote down).
     cost_to_serve = np.zeros(ids.size)
     rate = float(settings.XW_STAFF_COST_PER_HOUR) / 60.0
+    complaint_cost = float(settings.XW_COMPLAINT_COST)
     per_customer = (
         Interaction.objects.for_business(business)
         .filter(occurred_at__lt=end)
@@ -81,13 +84,16 @@ def scoring_inputs(business: Business, as_of: date) -> ScoringInputs:
         .annotate(
             money=Sum(Coalesce("cost_amount", Value(0), output_field=DecimalField())),
             minutes=Sum(Coalesce("cost_minutes", Value(0))),
+            complaints=Count("id", filter=Q(kind=Interaction.Kind.COMPLAINT)),
         )
-        .values_list("customer_id", "money", "minutes")
+        .values_list("customer_id", "money", "minutes", "complaints")
     )
-    for customer_id, money, minutes in per_customer:
+    for customer_id, money, minutes, complaints in per_customer:
         pos = np.searchsorted(ids, customer_id)
         if pos < ids.size and ids[pos] == customer_id:
-            cost_to_serve[pos] += float(money or 0) + float(minutes or 0) * rate
+            cost_to_serve[pos] += (
+                float(money or 0) + float(minutes or 0) * rate + complaints * complaint_cost
+            )
     as_of_day = float((as_of - date(1970, 1, 1)).days)
     return ScoringInputs(ids, idx, day, amount, margin, cost_to_serve, as_of_day)
 

@@ -14,10 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Business
+from feedback.selectors import satisfaction_by_customer
 
 from . import maths
 from .models import CustomerScore, ScoringRun, Segment
-from .selectors import ScoringInputs, scoring_inputs
+from .selectors import ScoringInputs, cutoff, scoring_inputs
 
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -42,8 +43,19 @@ def pooled_fallback(*, exclude: Business | None = None) -> tuple[maths.BGNBDPara
 
 
 def _satisfaction(business: Business, as_of: date, customer_ids: np.ndarray) -> np.ndarray:
-    """Per-customer satisfaction 0–1 (NaN: no feedback yet, neutral in the loyalty score)."""
-    return np.full(customer_ids.size, np.nan)
+    """Per-customer satisfaction 0–1 from feedback up to `as_of` (NaN: no feedback yet,
+    neutral in the loyalty score)."""
+    out = np.full(customer_ids.size, np.nan)
+    by_customer = satisfaction_by_customer(business, cutoff(business, as_of))
+    if by_customer:
+        ids = np.fromiter(by_customer.keys(), dtype=np.int64)
+        values = np.fromiter(by_customer.values(), dtype=np.float64)
+        pos = np.searchsorted(customer_ids, ids)
+        found = (pos < customer_ids.size) & (
+            customer_ids[np.minimum(pos, customer_ids.size - 1)] == ids
+        )
+        out[pos[found]] = values[found]
+    return out
 
 
 def _money(values: np.ndarray) -> list[Decimal]:

@@ -193,6 +193,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "segmentation.tasks.score_all_businesses",
         "schedule": crontab(hour=2, minute=30),
     },
+    "feedback-requests": {
+        "task": "feedback.tasks.feedback_requests_dispatch",
+        "schedule": 300.0,
+    },
 }
 
 # Customer value scoring (docs/scoring.md). Weights are shown to the owner on each score.
@@ -204,6 +208,8 @@ XW_SCORING = {
 }
 # Staff time in interactions counts in the cost to serve at this rate (money per hour).
 XW_STAFF_COST_PER_HOUR = env.float("XW_STAFF_COST_PER_HOUR", default=30.0)
+# Each complaint (an interaction of kind "complaint") adds this much to the cost to serve.
+XW_COMPLAINT_COST = env.float("XW_COMPLAINT_COST", default=20.0)
 # Tests only: a pause inside the score write, so a test can kill a worker midway.
 XW_TEST_PAUSE_BEFORE_SCORE_WRITE = env.float("XW_TEST_PAUSE_BEFORE_SCORE_WRITE", default=0.0)
 

@@ -153,3 +153,36 @@ def test_backtest_command_reports_predicted_and_actual(tea, tea_history, capsys,
     assert len(rows) == len(tea_history) + 1
     actual_total = sum(int(r.split(",")[3]) for r in rows[1:])
     assert actual_total > 0
+
+
+def test_feedback_feeds_loyalty_and_complaints_cost_to_serve(tea, tea_history):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from customers.models import Interaction
+    from feedback.models import Feedback
+
+    happy, quiet = tea_history[1], tea_history[2]
+    Feedback.objects.create(business=tea.business, customer=happy, nps=10, stars=5)
+    Feedback.objects.create(business=tea.business, customer=quiet, nps=0, stars=1)
+    Interaction.objects.create(
+        business=tea.business,
+        customer=quiet,
+        kind=Interaction.Kind.COMPLAINT,
+        occurred_at=datetime(2025, 6, 1, tzinfo=ZoneInfo("Asia/Shanghai")),
+    )
+    as_of = date.today()  # feedback is timestamped now: score after it
+    scoring_run_execute(business=tea.business, as_of=as_of)
+    scores = snapshot(tea.business)
+    assert scores[happy.pk]["satisfaction"] == 1.0
+    assert scores[quiet.pk]["satisfaction"] == 0.0
+    assert scores[tea_history[3].pk]["satisfaction"] is None  # no feedback: neutral
+    assert scores[quiet.pk]["cost_to_serve"] == 20  # one complaint at XW_COMPLAINT_COST
+
+    # The same customer scores higher on loyalty with happy feedback than with unhappy.
+    Feedback.objects.filter(customer=quiet).update(nps=10, stars=5)
+    scoring_run_execute(business=tea.business, as_of=as_of)
+    assert snapshot(tea.business)[quiet.pk]["loyalty_score"] > scores[quiet.pk]["loyalty_score"]
+    # feedback after the as-of day does not count
+    scoring_run_execute(business=tea.business, as_of=date(2025, 12, 31))
+    assert snapshot(tea.business)[happy.pk]["satisfaction"] is None
