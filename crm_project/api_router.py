@@ -4,6 +4,7 @@ customers, never the reverse)."""
 from rest_framework.routers import DefaultRouter
 
 from customers.api import FollowUpViewSet, InteractionViewSet, PurchaseViewSet, TagViewSet
+from feedback.api import FeedbackViewSet
 from segmentation.api import ScoredCustomerViewSet, ScoringRunViewSet
 
 router = DefaultRouter()
@@ -13,4 +14,5 @@ router.register("tags", TagViewSet, basename="tag")
 router.register("purchases", PurchaseViewSet, basename="purchase")
 router.register("interactions", InteractionViewSet, basename="interaction")
 router.register("follow-ups", FollowUpViewSet, basename="followup")
+router.register("feedback", FeedbackViewSet, basename="feedback")
 router.register("scoring-runs", ScoringRunViewSet, basename="scoringrun")

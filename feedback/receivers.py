@@ -1,6 +1,10 @@
 """Signal receivers, connected in FeedbackConfig.ready(): they only call services."""
 
-from .services import feedback_customer_merged, feedback_request_schedule
+from .services import (
+    feedback_customer_merged,
+    feedback_request_schedule,
+    feedback_requests_schedule_for_purchases,
+)
 
 
 def purchase_saved(sender, instance, created, raw=False, **kwargs) -> None:
@@ -12,3 +16,8 @@ def purchase_saved(sender, instance, created, raw=False, **kwargs) -> None:
 
 def customer_merged(sender, source, target, **kwargs) -> None:
     feedback_customer_merged(source=source, target=target)
+
+
+def purchases_recorded(sender, business, purchase_ids, **kwargs) -> None:
+    # Sales pushed in bulk by a till through the API (sent after commit).
+    feedback_requests_schedule_for_purchases(business=business, purchase_ids=purchase_ids)

@@ -3,6 +3,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from customers.models import Customer, Purchase
+from feedback.models import Feedback
 from segmentation.services import scoring_run_execute
 from tests.factories import (
     CustomerFactory,
@@ -12,7 +13,9 @@ from tests.factories import (
     TagFactory,
 )
 
-LISTS = ["customers", "tags", "purchases", "interactions", "follow-ups", "scoring-runs"]
+LISTS = [
+    "customers", "tags", "purchases", "interactions", "follow-ups", "feedback", "scoring-runs",
+]  # fmt: skip
 
 
 @pytest.fixture
@@ -26,6 +29,9 @@ def two_worlds(tea, salon):
             "purchases": PurchaseFactory(customer=customer),
             "interactions": InteractionFactory(customer=customer),
             "follow-ups": FollowUpFactory(customer=customer),
+            "feedback": Feedback.objects.create(
+                business=tenant.business, customer=customer, nps=3, comment="秘密"
+            ),
             "scoring-runs": scoring_run_execute(business=tenant.business),
         }
     return worlds
@@ -189,3 +195,53 @@ def test_customer_filters(tea, api_for):
     assert ids(source="wechat") == [a.pk]
     assert len(ids(updated_since="2000-01-01T00:00:00Z")) == 2
     assert ids(updated_since="2999-01-01T00:00:00Z") == []
+
+
+def test_ingested_recent_sale_asks_consenting_customer_for_feedback(
+    tea, api_for, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from feedback.models import FeedbackRequest
+
+    CustomerFactory(business=tea.business, customer_no="OK", marketing_consent=True)
+    CustomerFactory(business=tea.business, customer_no="NO", marketing_consent=False)
+    now = timezone.now().isoformat()
+    sales = [
+        {"customer_no": "OK", "occurred_at": now, "amount": "9", "external_id": "F-1"},
+        {"customer_no": "NO", "occurred_at": now, "amount": "9", "external_id": "F-2"},
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_for(tea.business).post("/api/v1/purchases/bulk/", sales, format="json")
+    assert response.status_code == 200
+    requests = FeedbackRequest.objects.all()
+    assert [r.customer.customer_no for r in requests] == ["OK"]
+
+
+def test_feedback_triage_through_the_api(tea, two_worlds, api_for, client_for):
+    entry = two_worlds["tea"]["feedback"]
+    api = api_for(tea.business)
+    detractors = api.get("/api/v1/feedback/", {"nps_group": "detractor"}).json()["results"]
+    assert [f["id"] for f in detractors] == [entry.pk]
+    assert api.get("/api/v1/feedback/", {"nps_group": "promoter"}).json()["results"] == []
+    response = api.patch(
+        f"/api/v1/feedback/{entry.pk}/",
+        {"status": "resolved", "reply": "已致电道歉", "nps": 10, "comment": "改写"},
+        format="json",
+    )
+    assert response.status_code == 200
+    entry.refresh_from_db()
+    assert (entry.status, entry.reply, entry.nps, entry.comment) == (
+        "resolved",
+        "已致电道歉",
+        3,
+        "秘密",
+    )
+    assert entry.replied_at is not None
+    owner = client_for(tea.owner)
+    owner.patch(
+        f"/api/v1/feedback/{entry.pk}/", {"reply": "再次回复"}, content_type="application/json"
+    )
+    entry.refresh_from_db()
+    assert entry.replied_by == tea.owner
+    assert api.post("/api/v1/feedback/", {"nps": 9}, format="json").status_code == 405
