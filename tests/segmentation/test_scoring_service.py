@@ -5,6 +5,7 @@ from unittest import mock
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from customers.models import Purchase
 from segmentation.models import CustomerScore, ScoringRun
@@ -171,7 +172,7 @@ def test_feedback_feeds_loyalty_and_complaints_cost_to_serve(tea, tea_history):
         kind=Interaction.Kind.COMPLAINT,
         occurred_at=datetime(2025, 6, 1, tzinfo=ZoneInfo("Asia/Shanghai")),
     )
-    as_of = date.today()  # feedback is timestamped now: score after it
+    as_of = timezone.localdate()  # feedback is timestamped now: score after it
     scoring_run_execute(business=tea.business, as_of=as_of)
     scores = snapshot(tea.business)
     assert scores[happy.pk]["satisfaction"] == 1.0
