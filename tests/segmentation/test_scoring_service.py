@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from customers.models import Purchase
+from segmentation import services
 from segmentation.models import CustomerScore, ScoringRun
 from segmentation.services import scoring_run_execute
 from tests.segmentation.conftest import make_history, snapshot
@@ -43,8 +44,14 @@ def test_same_as_of_gives_identical_rows(tea, tea_history):
 def test_failed_write_leaves_previous_scores_intact(tea, tea_history):
     scoring_run_execute(business=tea.business, as_of=date(2025, 6, 30))
     before = snapshot(tea.business)
+    real_replace = services._scores_replace
+
+    def replace_then_fail(business, columns):
+        real_replace(business, columns)  # old rows deleted, new ones written…
+        raise RuntimeError("disk")  # …then the run dies before commit
+
     with (
-        mock.patch.object(CustomerScore.objects, "bulk_create", side_effect=RuntimeError("disk")),
+        mock.patch.object(services, "_scores_replace", side_effect=replace_then_fail),
         pytest.raises(RuntimeError),
     ):
         scoring_run_execute(business=tea.business, as_of=AS_OF)
