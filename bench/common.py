@@ -233,14 +233,22 @@ def format_table(rows: list[dict], columns: list[str] | None = None) -> str:
     return "\n".join(out)
 
 
-def write_results(name: str, data: dict, *, table_columns: list[str] | None = None) -> Path:
+def write_results(
+    name: str,
+    data: dict,
+    *,
+    table_columns: list[str] | None = None,
+    machine: dict[str, Any] | None = None,
+) -> Path:
     """Write bench/results/<name>.json (data + machine info) and print a readable table.
 
     `data["rows"]` (a list of flat dicts), when present, is printed as the table; other
-    top-level scalar values are printed as `key: value` lines.
+    top-level scalar values are printed as `key: value` lines. `machine` replaces
+    machine_info() — for a parent process that ran each database in a child process
+    (and so has no Django set up itself); pass the children's machine_info() merged.
     """
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    payload = {"benchmark": name, "machine": machine_info(), **data}
+    payload = {"benchmark": name, "machine": machine or machine_info(), **data}
     path = RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
 

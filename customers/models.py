@@ -1,3 +1,5 @@
+import os
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -335,3 +337,73 @@ class CustomerMerge(BusinessOwned):
 
     def __str__(self) -> str:
         return f"{self.merged_snapshot.get('name', '?')} → {self.kept}"
+
+
+def import_upload_path(job: "ImportJob", filename: str) -> str:
+    """An unguessable name: the upload holds customer data (its own name is kept apart)."""
+    extension = os.path.splitext(filename)[1].lower()[:10]
+    return f"imports/{job.business_id}/{uuid.uuid4().hex}{extension}"
+
+
+class ImportJob(BusinessOwned):
+    """One uploaded file on its way in: preview (dry pass), then, once confirmed, the write.
+
+    The admin and the background worker both drive it through `customers.importing.jobs`.
+    """
+
+    class Kind(models.TextChoices):
+        CUSTOMERS = "customers", _("Customers")
+        PURCHASES = "purchases", _("Purchases")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting to be checked")
+        CHECKING = "checking", _("Checking")
+        READY = "ready", _("Preview ready")
+        CONFIRMED = "confirmed", _("Waiting to be imported")
+        IMPORTING = "importing", _("Importing")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    file = models.FileField(_("file"), upload_to=import_upload_path, blank=True)
+    original_name = models.CharField(_("file name"), max_length=255, blank=True)
+    valid_only = models.BooleanField(_("import valid rows only"), default=False)
+    create_customers = models.BooleanField(_("create missing customers"), default=False)
+    language = models.CharField(_("language"), max_length=10, blank=True)
+    estimated_rows = models.PositiveIntegerField(_("estimated rows"), default=0)
+    preview = models.JSONField(_("preview"), default=dict, blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(fields=["business", "created_at"], name="importjob_business_created")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.original_name}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in {
+            self.Status.QUEUED,
+            self.Status.CHECKING,
+            self.Status.CONFIRMED,
+            self.Status.IMPORTING,
+        }
