@@ -194,3 +194,27 @@ def test_feedback_feeds_loyalty_and_complaints_cost_to_serve(tea, tea_history):
     # feedback after the as-of day does not count
     scoring_run_execute(business=tea.business, as_of=date(2025, 12, 31))
     assert snapshot(tea.business)[happy.pk]["satisfaction"] is None
+
+
+def test_export_scores_writes_the_documented_columns_safely(tea, tea_history, tmp_path):
+    import csv
+
+    from customers.models import Customer
+
+    Customer.objects.filter(pk=tea_history[0].pk).update(name="=HYPERLINK(1)", customer_no="007")
+    scoring_run_execute(business=tea.business, as_of=AS_OF)
+    out = tmp_path / "scores.csv"
+    call_command("export_scores", "--business", "tea", "--output", str(out))
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == [
+        "customer_no", "phone", "name", "recency_days", "frequency", "monetary", "rfm_segment",
+        "p_alive", "churn_risk", "expected_purchases_90d", "predicted_clv", "net_value",
+        "value_tier", "loyalty_score", "action",
+    ]  # fmt: skip
+    assert len(rows) == len(tea_history)
+    first = next(r for r in rows if r["customer_no"] == "007")
+    assert first["name"] == "'=HYPERLINK(1)"  # a formula is inert text
+    stored = CustomerScore.objects.get(customer=tea_history[0])
+    assert first["value_tier"] == stored.value_tier
+    assert float(first["churn_risk"]) == pytest.approx(stored.churn_risk)
