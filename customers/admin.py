@@ -47,21 +47,32 @@ from .services import customer_merge, customers_add_tag, customers_set_status
 
 
 class PhoneSearchMixin:
-    """Search by phone in whatever format the user types: 138 0013 8000, +86-138…, 1380013…"""
+    """Search by phone in whatever format the user types: 138 0013 8000, +86-138…, 1380013…
+
+    A whole number is an exact match on the indexed phone; a fragment (the last four digits
+    a customer tells at the till) matches anywhere in the phone. On the customer list a
+    phone-like term also matches the customer number, and skips the text search of names."""
 
     phone_lookup = "phone"
+    phone_terms_search_text = True
+    number_lookup = ""
 
     def get_search_results(self, request, queryset, search_term):
-        qs, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip()
-        if looks_like_phone(term):
-            business = business_for(request.user)
-            full, digits = search_forms(term, business.phone_region if business else "CN")
+        if not looks_like_phone(term):
+            return super().get_search_results(request, queryset, search_term)
+        business = business_for(request.user)
+        full, digits = search_forms(term, business.phone_region if business else "CN")
+        if full:
+            phone_q = Q(**{self.phone_lookup: full})
+        else:
             phone_q = Q(**{f"{self.phone_lookup}__contains": digits})
-            if full:
-                phone_q |= Q(**{self.phone_lookup: full})
-            qs = qs | queryset.filter(phone_q)
-        return qs, may_have_duplicates
+        if self.number_lookup:
+            phone_q |= Q(**{self.number_lookup: term})
+        if not self.phone_terms_search_text:
+            return queryset.filter(phone_q), False
+        qs, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        return qs | queryset.filter(phone_q), may_have_duplicates
 
 
 class DuplicateFilter(admin.SimpleListFilter):
@@ -233,6 +244,8 @@ class CustomerAdmin(
     ImportExportMixin, PhoneSearchMixin, BusinessScopedAdminMixin, admin.ModelAdmin
 ):
     import_kind = ImportJob.Kind.CUSTOMERS
+    phone_terms_search_text = False  # names hold no digits; numbers are matched exactly
+    number_lookup = "customer_no"
     list_display = (
         "name",
         "phone",

@@ -140,6 +140,7 @@ class Customer(BusinessOwned):
         indexes = [
             models.Index(fields=["business", "name"], name="customer_business_name"),
             models.Index(fields=["business", "updated_at"], name="customer_business_updated"),
+            models.Index(fields=["business", "status"], name="customer_business_status"),
         ]
 
     def __str__(self) -> str:

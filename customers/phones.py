@@ -6,7 +6,7 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-_PHONE_LIKE = re.compile(r"^[\s\d+\-().]{5,}$")
+_PHONE_LIKE = re.compile(r"^[\s\d+\-().]{4,}$")
 
 
 def normalize_phone(raw: str | None, region: str = "CN") -> str:
@@ -32,7 +32,7 @@ def normalize_phone(raw: str | None, region: str = "CN") -> str:
 
 
 def looks_like_phone(text: str) -> bool:
-    return bool(_PHONE_LIKE.match(text or "")) and sum(ch.isdigit() for ch in text) >= 5
+    return bool(_PHONE_LIKE.match(text or "")) and sum(ch.isdigit() for ch in text) >= 4
 
 
 def search_forms(term: str, region: str = "CN") -> tuple[str, str]:

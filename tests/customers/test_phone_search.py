@@ -71,3 +71,16 @@ def _no_inlines() -> dict:
     for prefix in ("purchases", "interactions", "follow_ups"):
         data |= {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"}
     return data
+
+
+def test_last_four_digits_and_customer_number_find_customers(tea, client_for):
+    CustomerFactory(business=tea.business, name="李白", phone="13800138000", customer_no="00042")
+    CustomerFactory(business=tea.business, name="杜甫", phone="13900139111")
+    client = client_for(tea.owner)
+    url = reverse("admin:customers_customer_changelist")
+    body = client.get(url, {"q": "8000"}).content.decode()
+    assert "李白" in body
+    assert "杜甫" not in body
+    body = client.get(url, {"q": "00042"}).content.decode()
+    assert "李白" in body
+    assert "杜甫" not in body
