@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.tenancy import (
@@ -326,7 +326,7 @@ class CustomerAdmin(
         last = timezone.localtime(totals["last"]).strftime("%Y-%m-%d") if totals["last"] else "—"
         return format_html(
             "{}: <b>{}</b> · {}: <b>{}</b> · {}: <b>{}</b>",
-            _("Purchases"),
+            pgettext("count", "Purchases"),
             totals["count"],
             _("Total spent"),
             format_money(totals["total"], obj.business.currency),

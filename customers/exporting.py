@@ -24,7 +24,7 @@ from typing import IO, Any
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from accounts.models import Business
 
@@ -73,7 +73,7 @@ CUSTOMER_COLUMNS = (
     Column("assigned_to", LABELS["assigned_to"]),
     Column("notes", LABELS["notes"]),
     Column("created_at", gettext_lazy("Customer since"), "datetime"),
-    Column("purchase_count", gettext_lazy("Purchases"), "number"),
+    Column("purchase_count", pgettext_lazy("count", "Purchases"), "number"),
     Column("total_spent", gettext_lazy("Total spent"), "number"),
     Column("last_purchase_at", gettext_lazy("Last purchase"), "datetime"),
 )
