@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -16,6 +16,7 @@ from customers.models import Customer
 from customers.money import format_money
 
 from .models import Action, CustomerScore, ScoringRun, Segment, Tier
+from .run_warnings import translate_warning
 from .tasks import score_business
 
 
@@ -226,10 +227,17 @@ class ScoringRunAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
         "duration_s",
         "customers_scored",
         "parameters",
-        "warnings",
+        "warnings_shown",
         "error",
     )
     show_full_result_count = False
+
+    @admin.display(description=_("warnings"))
+    def warnings_shown(self, run: ScoringRun) -> str:
+        return (
+            format_html_join("", "<p>{}</p>", ((translate_warning(w),) for w in run.warnings))
+            or "—"
+        )
 
     def has_add_permission(self, request, *args):
         return False

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Business
 from segmentation.models import ScoringRun
+from segmentation.run_warnings import translate_warning
 from segmentation.services import scoring_run_execute
 
 
@@ -44,6 +45,6 @@ class Command(BaseCommand):
                 )
             )
             for warning in run.warnings:
-                self.stdout.write(f"  ! {warning}")
+                self.stdout.write(f"  ! {translate_warning(warning)}")
         if failed:
             raise CommandError(f"{failed} business(es) failed to score.")
