@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import Q
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -212,8 +213,14 @@ class ImportExportMixin:
 class PurchaseInline(BusinessScopedInlineMixin, admin.TabularInline):
     model = Purchase
     extra = 1
-    fields = ("occurred_at", "amount", "cost", "channel", "items", "external_id")
+    # Narrow enough for a phone; the till's external id is edited on the purchase's own page.
+    fields = ("occurred_at", "amount", "cost", "channel", "items")
     ordering = ("-occurred_at", "-id")
+    formfield_overrides = {
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 1, "cols": 16})},
+        models.CharField: {"widget": forms.TextInput(attrs={"size": 8})},
+        models.DecimalField: {"widget": forms.NumberInput(attrs={"style": "width:6em"})},
+    }
 
 
 class InteractionInline(BusinessScopedInlineMixin, admin.TabularInline):
