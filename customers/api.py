@@ -113,6 +113,9 @@ class CustomerFilter(filters.FilterSet):
         field_name="updated_at", lookup_expr="gte", label=_("Changed at or after (ISO 8601)")
     )
     assigned_to = IdFilter(field_name="assigned_to_id", label=_("Id of the staff member"))
+    # Declared with the model's own choices, so the schema shares one enum with the field.
+    status = filters.ChoiceFilter(choices=Customer.Status.choices, label=_("Status"))
+    source = filters.ChoiceFilter(choices=Customer.Source.choices, label=_("Source"))
 
     class Meta:
         model = Customer

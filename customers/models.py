@@ -408,3 +408,7 @@ class ImportJob(BusinessOwned):
             self.Status.CONFIRMED,
             self.Status.IMPORTING,
         }
+
+
+# For the API schema's enum names (settings.SPECTACULAR_SETTINGS).
+CUSTOMER_STATUS_CHOICES = Customer.Status.choices

@@ -234,3 +234,7 @@ class FeedbackRequest(BusinessOwned):
 
     def __str__(self) -> str:
         return f"{self.customer} · {self.get_status_display()}"
+
+
+# For the API schema's enum names (settings.SPECTACULAR_SETTINGS).
+FEEDBACK_STATUS_CHOICES = Feedback.Status.choices

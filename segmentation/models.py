@@ -129,3 +129,7 @@ class CustomerScore(BusinessOwned):
         "expected_order_value", "predicted_clv", "net_value", "value_tier", "loyalty_score",
         "action",
     )  # fmt: skip
+
+
+# For the API schema's enum names (settings.SPECTACULAR_SETTINGS).
+SCORING_RUN_STATUS_CHOICES = ScoringRun.Status.choices

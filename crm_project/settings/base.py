@@ -140,10 +140,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "Authorization"}}
+    # Several models have a "status": one named enum each in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerStatusEnum": "customers.models.CUSTOMER_STATUS_CHOICES",
+        "ScoringRunStatusEnum": "segmentation.models.SCORING_RUN_STATUS_CHOICES",
+        "FeedbackStatusEnum": "feedback.models.FEEDBACK_STATUS_CHOICES",
     },
-    "SECURITY": [{"ApiKey": []}],
 }
 # The bulk ingest accepts up to 1,000 purchases a request.
 XW_API_BULK_MAX = 1000

@@ -200,8 +200,9 @@ def _expected_quadrature(
     return out
 
 
-def _beta_gauss_rules(a: float, b: NDArray[np.float64],
-                      n: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _beta_gauss_rules(
+    a: float, b: NDArray[np.float64], n: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """n-point Gauss rules of Beta(a, b_j), one row per b_j: nodes in [0, 1], weights sum 1.
 
     Golub-Welsch on the Jacobi matrix of P^(alpha=b-1, beta=a-1) on [-1, 1] (batched

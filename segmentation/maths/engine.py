@@ -209,9 +209,11 @@ def score_population(
         if bg_fit.converged:
             bg_params, bg_fitted = bg_fit.params, True
             if bg_fit.on_bound:
-                warnings.append("Purchase model (BG/NBD): parameter(s) "
-                                f"{', '.join(bg_fit.on_bound)} reached the search bound (a "
-                                "degenerate but usable fit, e.g. very similar customers).")
+                warnings.append(
+                    "Purchase model (BG/NBD): parameter(s) "
+                    f"{', '.join(bg_fit.on_bound)} reached the search bound (a "
+                    "degenerate but usable fit, e.g. very similar customers)."
+                )
         else:
             warnings.append(
                 f"Purchase model (BG/NBD) fit failed ({bg_fit.message}): using fallback parameters."
@@ -251,9 +253,11 @@ def score_population(
         if gg_fit.converged and gg_fit.q > 1.0:
             gg_params, gg_fitted = gg_fit.params, True
             if gg_fit.on_bound:
-                warnings.append("Spend model (Gamma-Gamma): parameter(s) "
-                                f"{', '.join(gg_fit.on_bound)} reached the search bound (a "
-                                "degenerate but usable fit, e.g. very similar order values).")
+                warnings.append(
+                    "Spend model (Gamma-Gamma): parameter(s) "
+                    f"{', '.join(gg_fit.on_bound)} reached the search bound (a "
+                    "degenerate but usable fit, e.g. very similar order values)."
+                )
         else:
             why = gg_fit.message if not gg_fit.converged else "q <= 1 (no finite mean spend)"
             warnings.append(

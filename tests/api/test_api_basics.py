@@ -132,3 +132,9 @@ def test_schema_and_docs_are_served(db, client):
     assert "/api/v1/purchases/bulk/" in text
     assert "ApiKey" in text
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_schema_generates_without_warnings(db, tmp_path):
+    # Any warning (an undescribed field, an ambiguous enum) fails here and in check --deploy.
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yml"))
+    assert "/api/v1/customers/" in (tmp_path / "s.yml").read_text()

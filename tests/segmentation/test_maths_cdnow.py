@@ -48,9 +48,14 @@ def cdnow() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def calibration(cdnow: dict[str, np.ndarray]):
     # Paper's calibration period: purchases through 1997-09-30, time in weeks.
-    return summarize_transactions(cdnow["customer"], cdnow["day"], cdnow["dollars"],
-                                  np.datetime64("1997-09-30"), n_customers=2357,
-                                  time_unit="weeks")
+    return summarize_transactions(
+        cdnow["customer"],
+        cdnow["day"],
+        cdnow["dollars"],
+        np.datetime64("1997-09-30"),
+        n_customers=2357,
+        time_unit="weeks",
+    )
 
 
 def test_data_file_is_the_published_one(cdnow: dict[str, np.ndarray]) -> None:
@@ -102,7 +107,8 @@ def test_bgnbd_fit_with_compressed_weights_is_identical(calibration) -> None:
     uniq, counts = np.unique(rows, axis=0, return_counts=True)
     res = fit_bgnbd(uniq[:, 0], uniq[:, 1], uniq[:, 2], weights=counts)
     assert (round(res.r, 3), round(res.alpha, 3), round(res.a, 3), round(res.b, 3)) == (
-        PAPER.as_tuple())
+        PAPER.as_tuple()
+    )
 
 
 def test_gamma_gamma_reproduces_paper_parameters(calibration) -> None:
@@ -124,8 +130,7 @@ def _paper_formula(par: BGNBDParams, t: float, x, t_x, big_t) -> np.ndarray:
     r, alpha, a, b = par.as_tuple()
     z = t / (alpha + big_t + t)
     hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-    num = (a + b + x - 1) / (a - 1) * (1 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x)
-                                       * hyp)
+    num = (a + b + x - 1) / (a - 1) * (1 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyp)
     den = 1 + (x > 0) * a / (b + x - 1) * ((alpha + big_t) / (alpha + t_x)) ** (r + x)
     return num / den
 
@@ -140,9 +145,14 @@ def test_expected_purchases_equal_the_printed_formula(calibration) -> None:
 def test_holdout_prediction_is_in_the_right_range(cdnow, calibration) -> None:
     # Weeks 40-78 (1997-10-01 .. 1998-06-30): predicted vs actual repeat transactions.
     s = calibration
-    full = summarize_transactions(cdnow["customer"], cdnow["day"], cdnow["dollars"],
-                                  np.datetime64("1998-06-30"), n_customers=2357,
-                                  time_unit="weeks")
+    full = summarize_transactions(
+        cdnow["customer"],
+        cdnow["day"],
+        cdnow["dollars"],
+        np.datetime64("1998-06-30"),
+        n_customers=2357,
+        time_unit="weeks",
+    )
     actual = full.frequency.sum() - s.frequency.sum()
     predicted = expected_purchases(PAPER, 39.0, s.frequency, s.recency, s.T).sum()
     assert abs(predicted - actual) / actual < 0.2
@@ -151,8 +161,16 @@ def test_holdout_prediction_is_in_the_right_range(cdnow, calibration) -> None:
 def test_clv_on_cdnow_is_finite_and_orders_customers(calibration) -> None:
     s = calibration
     gg = fit_gamma_gamma(s.frequency, s.monetary_value).params
-    clv = customer_lifetime_value(PAPER, gg, s.frequency, s.recency, s.T, s.monetary_value,
-                                  horizon_months=12, discount_rate_annual=0.10)
+    clv = customer_lifetime_value(
+        PAPER,
+        gg,
+        s.frequency,
+        s.recency,
+        s.T,
+        s.monetary_value,
+        horizon_months=12,
+        discount_rate_annual=0.10,
+    )
     assert np.isfinite(clv).all()
     assert (clv >= 0).all()
     # A loyal heavy buyer is worth more than a one-time buyer.
@@ -160,13 +178,16 @@ def test_clv_on_cdnow_is_finite_and_orders_customers(calibration) -> None:
     once = int(np.flatnonzero(s.frequency == 0)[0])
     assert clv[heavy] > 10 * clv[once]
     # Higher discount rate -> lower value; zero horizon -> zero value; margin scales.
-    clv_hi = customer_lifetime_value(PAPER, gg, s.frequency, s.recency, s.T,
-                                     s.monetary_value, discount_rate_annual=0.50)
+    clv_hi = customer_lifetime_value(
+        PAPER, gg, s.frequency, s.recency, s.T, s.monetary_value, discount_rate_annual=0.50
+    )
     assert (clv_hi <= clv + 1e-12).all()
     assert clv_hi.sum() < clv.sum()
-    zero = customer_lifetime_value(PAPER, gg, s.frequency, s.recency, s.T, s.monetary_value,
-                                   horizon_months=0)
+    zero = customer_lifetime_value(
+        PAPER, gg, s.frequency, s.recency, s.T, s.monetary_value, horizon_months=0
+    )
     assert (zero == 0).all()
-    half = customer_lifetime_value(PAPER, gg, s.frequency, s.recency, s.T, s.monetary_value,
-                                   margin=0.5)
+    half = customer_lifetime_value(
+        PAPER, gg, s.frequency, s.recency, s.T, s.monetary_value, margin=0.5
+    )
     np.testing.assert_allclose(half, clv * 0.5)

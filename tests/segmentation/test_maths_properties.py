@@ -25,8 +25,7 @@ from segmentation.maths import (
 )
 from segmentation.maths.bgnbd import _expected_quadrature
 
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 pos = st.floats(min_value=1e-3, max_value=1e3, allow_nan=False, allow_infinity=False)
 params_st = st.builds(BGNBDParams, r=pos, alpha=pos, a=pos, b=pos)
@@ -36,12 +35,15 @@ params_st = st.builds(BGNBDParams, r=pos, alpha=pos, a=pos, b=pos)
 
 
 @SETTINGS
-@given(params=params_st,
-       x=st.integers(min_value=0, max_value=10_000),
-       big_t=st.floats(min_value=0, max_value=500),
-       fractions=st.lists(st.floats(min_value=0, max_value=1), min_size=2, max_size=8))
+@given(
+    params=params_st,
+    x=st.integers(min_value=0, max_value=10_000),
+    big_t=st.floats(min_value=0, max_value=500),
+    fractions=st.lists(st.floats(min_value=0, max_value=1), min_size=2, max_size=8),
+)
 def test_p_alive_in_unit_interval_and_falls_as_last_purchase_gets_older(
-        params: BGNBDParams, x: int, big_t: float, fractions: list[float]) -> None:
+    params: BGNBDParams, x: int, big_t: float, fractions: list[float]
+) -> None:
     t_x = np.sort(np.array(fractions) * big_t)[::-1]  # from recent to old
     pa = p_alive(params, np.full(t_x.size, x), t_x, big_t)
     assert np.isfinite(pa).all()
@@ -53,13 +55,16 @@ def test_p_alive_in_unit_interval_and_falls_as_last_purchase_gets_older(
 
 
 @SETTINGS
-@given(params=params_st,
-       x=st.integers(min_value=0, max_value=10_000),
-       big_t=st.floats(min_value=0, max_value=500),
-       frac=st.floats(min_value=0, max_value=1),
-       horizon=st.floats(min_value=0, max_value=1000))
+@given(
+    params=params_st,
+    x=st.integers(min_value=0, max_value=10_000),
+    big_t=st.floats(min_value=0, max_value=500),
+    frac=st.floats(min_value=0, max_value=1),
+    horizon=st.floats(min_value=0, max_value=1000),
+)
 def test_expected_purchases_finite_nonnegative_monotone_and_bounded(
-        params: BGNBDParams, x: int, big_t: float, frac: float, horizon: float) -> None:
+    params: BGNBDParams, x: int, big_t: float, frac: float, horizon: float
+) -> None:
     t_x = frac * big_t if x > 0 else 0.0
     ts = np.linspace(0, horizon, 7)
     e = expected_purchases(params, ts, x, t_x, big_t)
@@ -73,17 +78,25 @@ def test_expected_purchases_finite_nonnegative_monotone_and_bounded(
 
 
 @settings(max_examples=80, deadline=None)
-@given(r=st.floats(0.05, 20), alpha=st.floats(0.1, 100), a=st.floats(0.05, 25),
-       b=st.floats(0.05, 50), x=st.integers(0, 300), big_t=st.floats(0, 200),
-       t=st.floats(0.01, 200))
-def test_closed_form_agrees_with_quadrature(r: float, alpha: float, a: float, b: float,
-                                            x: int, big_t: float, t: float) -> None:
+@given(
+    r=st.floats(0.05, 20),
+    alpha=st.floats(0.1, 100),
+    a=st.floats(0.05, 25),
+    b=st.floats(0.05, 50),
+    x=st.integers(0, 300),
+    big_t=st.floats(0, 200),
+    t=st.floats(0.01, 200),
+)
+def test_closed_form_agrees_with_quadrature(
+    r: float, alpha: float, a: float, b: float, x: int, big_t: float, t: float
+) -> None:
     """Two independent routes to E[Y(t) | alive]: Euler-transformed 2F1 vs quadrature."""
     assume(abs(a - 1) > 1e-3 and a + b + x - 1 > 0.05)
     params = BGNBDParams(r, alpha, a, b)
     closed = expected_purchases(params, t, x, big_t, big_t) / p_alive(params, x, big_t, big_t)
-    quad = _expected_quadrature(params.as_tuple(), np.array([t]), np.array([float(x)]),
-                                np.array([big_t]))[0]
+    quad = _expected_quadrature(
+        params.as_tuple(), np.array([t]), np.array([float(x)]), np.array([big_t])
+    )[0]
     assert closed == pytest.approx(quad, rel=1e-5, abs=1e-10)
 
 
@@ -105,8 +118,11 @@ def test_extreme_inputs_are_finite() -> None:
     x = np.array([0, 0, 1, 10_000, 10_000, 3])
     t_x = np.array([0, 0, 0, 0, 52.0, 52.0])
     big_t = np.array([0, 52.0, 52.0, 52.0, 52.0, 52.0])
-    for arr in (p_alive(p, x, t_x, big_t), expected_purchases(p, 13.0, x, t_x, big_t),
-                bgnbd_log_likelihood(p, x, t_x, big_t)):
+    for arr in (
+        p_alive(p, x, t_x, big_t),
+        expected_purchases(p, 13.0, x, t_x, big_t),
+        bgnbd_log_likelihood(p, x, t_x, big_t),
+    ):
         assert np.isfinite(arr).all()
     assert p_alive(p, 10_000, 0.0, 52.0) == 0.0  # 10k purchases then silence: gone
     assert p_alive(p, 10_000, 52.0, 52.0) > 0.99  # bought just now: alive
@@ -208,14 +224,28 @@ def test_expected_average_profit_limits() -> None:
 
 
 @SETTINGS
-@given(x=st.integers(0, 10_000), frac=st.floats(0, 1), big_t=st.floats(0, 300),
-       m=st.floats(-100, 1e5), horizon=st.integers(0, 36),
-       rate=st.floats(-0.5, 5.0))
-def test_clv_always_finite(x: int, frac: float, big_t: float, m: float, horizon: int,
-                           rate: float) -> None:
+@given(
+    x=st.integers(0, 10_000),
+    frac=st.floats(0, 1),
+    big_t=st.floats(0, 300),
+    m=st.floats(-100, 1e5),
+    horizon=st.integers(0, 36),
+    rate=st.floats(-0.5, 5.0),
+)
+def test_clv_always_finite(
+    x: int, frac: float, big_t: float, m: float, horizon: int, rate: float
+) -> None:
     t_x = frac * big_t if x else 0.0
-    clv = customer_lifetime_value(DEFAULT_PRIOR, (6.25, 3.74, 15.44), x, t_x, big_t, m,
-                                  horizon_months=horizon, discount_rate_annual=rate)
+    clv = customer_lifetime_value(
+        DEFAULT_PRIOR,
+        (6.25, 3.74, 15.44),
+        x,
+        t_x,
+        big_t,
+        m,
+        horizon_months=horizon,
+        discount_rate_annual=rate,
+    )
     assert np.isfinite(clv).all()
     assert (clv >= 0).all()
 
@@ -224,9 +254,13 @@ def test_clv_always_finite(x: int, frac: float, big_t: float, m: float, horizon:
 
 
 @SETTINGS
-@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 40),
-                          st.floats(-50, 500, allow_nan=False)), max_size=60),
-       st.integers(0, 45))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), st.integers(0, 40), st.floats(-50, 500, allow_nan=False)),
+        max_size=60,
+    ),
+    st.integers(0, 45),
+)
 def test_summary_matches_a_naive_implementation(rows, as_of: int) -> None:
     n = 7
     idx = np.array([r[0] for r in rows], dtype=np.int64)
@@ -256,10 +290,10 @@ def test_summary_matches_a_naive_implementation(rows, as_of: int) -> None:
 
 
 def test_summary_accepts_datetime64_and_fractional_days() -> None:
-    dates = np.array(["2025-01-01", "2025-01-01", "2025-01-08", "2025-02-01"],
-                     dtype="datetime64[D]")
-    s = summarize_transactions([0, 0, 0, 1], dates, [10, 5, 20, 7],
-                               np.datetime64("2025-01-31"))
+    dates = np.array(
+        ["2025-01-01", "2025-01-01", "2025-01-08", "2025-02-01"], dtype="datetime64[D]"
+    )
+    s = summarize_transactions([0, 0, 0, 1], dates, [10, 5, 20, 7], np.datetime64("2025-01-31"))
     assert s.frequency.tolist() == [1, 0]  # same-day merged; Feb purchase ignored
     assert s.monetary_value[0] == 20
     assert s.total_spent[0] == 35
@@ -304,8 +338,14 @@ def _check_scores(res: PopulationScores, n: int) -> None:
 
 
 def _score(idx, day, amt, n, **kw) -> PopulationScores:
-    return score_population(np.asarray(idx, dtype=np.int64), np.asarray(day, dtype=float),
-                            np.asarray(amt, dtype=float), n_customers=n, as_of=100.0, **kw)
+    return score_population(
+        np.asarray(idx, dtype=np.int64),
+        np.asarray(day, dtype=float),
+        np.asarray(amt, dtype=float),
+        n_customers=n,
+        as_of=100.0,
+        **kw,
+    )
 
 
 def test_score_no_repeat_purchase() -> None:
@@ -339,8 +379,13 @@ def test_score_huge_counts() -> None:
     _check_scores(res, n)
     assert res.frequency[0] == 10_000
     assert res.value_tier[0] == "A"
-    big = score_population(np.zeros(10_000, dtype=int), np.arange(10_000, dtype=float),
-                           np.ones(10_000), n_customers=1, as_of=10_000.0)
+    big = score_population(
+        np.zeros(10_000, dtype=int),
+        np.arange(10_000, dtype=float),
+        np.ones(10_000),
+        n_customers=1,
+        as_of=10_000.0,
+    )
     _check_scores(big, 1)
     assert big.frequency[0] == 10_000
 
@@ -367,23 +412,37 @@ def test_score_nobody_purchased() -> None:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    rows=st.lists(st.tuples(st.integers(0, 29), st.floats(0, 120), st.floats(-20, 1e4),
-                            st.one_of(st.just(np.nan), st.floats(-100, 100))),
-                  max_size=300),
+    rows=st.lists(
+        st.tuples(
+            st.integers(0, 29),
+            st.floats(0, 120),
+            st.floats(-20, 1e4),
+            st.one_of(st.just(np.nan), st.floats(-100, 100)),
+        ),
+        max_size=300,
+    ),
     n_extra=st.integers(0, 5),
     cost_scale=st.floats(0, 1e3),
     min_repeat=st.integers(0, 25),
 )
-def test_score_random_populations_are_finite(rows, n_extra: int, cost_scale: float,
-                                             min_repeat: int) -> None:
+def test_score_random_populations_are_finite(
+    rows, n_extra: int, cost_scale: float, min_repeat: int
+) -> None:
     n = 30 + n_extra
     idx = np.array([r[0] for r in rows], dtype=np.int64)
     day = np.array([r[1] for r in rows], dtype=np.float64)
     amt = np.array([r[2] for r in rows], dtype=np.float64)
     mar = np.array([r[3] for r in rows], dtype=np.float64)
     rng = np.random.default_rng(len(rows))
-    res = score_population(idx, day, amt, mar, n_customers=n, as_of=100.0,
-                           cost_to_serve=rng.random(n) * cost_scale,
-                           satisfaction=np.where(rng.random(n) < 0.5, np.nan, rng.random(n)),
-                           min_repeat_customers=min_repeat)
+    res = score_population(
+        idx,
+        day,
+        amt,
+        mar,
+        n_customers=n,
+        as_of=100.0,
+        cost_to_serve=rng.random(n) * cost_scale,
+        satisfaction=np.where(rng.random(n) < 0.5, np.nan, rng.random(n)),
+        min_repeat_customers=min_repeat,
+    )
     _check_scores(res, n)

@@ -71,12 +71,24 @@ def test_recency_fewer_days_scores_higher_and_non_buyers_are_left_out() -> None:
 @pytest.mark.parametrize(
     ("r", "f", "m", "segment"),
     [
-        (5, 5, 5, "champions"), (5, 4, 4, "champions"), (4, 5, 5, "loyal"),
-        (3, 4, 5, "loyal"), (5, 2, 3, "potential_loyalist"), (4, 2, 2, "potential_loyalist"),
-        (5, 1, 1, "new"), (4, 1, 1, "promising"), (3, 3, 3, "need_attention"),
-        (3, 1, 2, "about_to_sleep"), (2, 3, 4, "at_risk"), (1, 4, 3, "at_risk"),
-        (1, 5, 5, "cant_lose"), (2, 5, 4, "cant_lose"), (2, 1, 2, "hibernating"),
-        (1, 1, 1, "lost"), (1, 2, 2, "lost"), (0, 3, 3, "no_purchase"),
+        (5, 5, 5, "champions"),
+        (5, 4, 4, "champions"),
+        (4, 5, 5, "loyal"),
+        (3, 4, 5, "loyal"),
+        (5, 2, 3, "potential_loyalist"),
+        (4, 2, 2, "potential_loyalist"),
+        (5, 1, 1, "new"),
+        (4, 1, 1, "promising"),
+        (3, 3, 3, "need_attention"),
+        (3, 1, 2, "about_to_sleep"),
+        (2, 3, 4, "at_risk"),
+        (1, 4, 3, "at_risk"),
+        (1, 5, 5, "cant_lose"),
+        (2, 5, 4, "cant_lose"),
+        (2, 1, 2, "hibernating"),
+        (1, 1, 1, "lost"),
+        (1, 2, 2, "lost"),
+        (0, 3, 3, "no_purchase"),
     ],
 )
 def test_segment_map(r: int, f: int, m: int, segment: str) -> None:
@@ -88,8 +100,9 @@ def test_segment_lists_are_consistent() -> None:
     assert len(codes) == len(set(codes)) == 12
     grid_codes = {c for row in SEGMENT_GRID for c in row}
     assert grid_codes | {"no_purchase"} == set(codes)  # every segment reachable
-    every = rfm_segments(*np.array([(r, f, m) for r in range(1, 6) for f in range(1, 6)
-                                    for m in range(1, 6)]).T)
+    every = rfm_segments(
+        *np.array([(r, f, m) for r in range(1, 6) for f in range(1, 6) for m in range(1, 6)]).T
+    )
     assert set(every.tolist()) == grid_codes
     with pytest.raises(ValueError, match=r"0\.\.5"):
         rfm_segments([6], [1], [1])
@@ -109,8 +122,9 @@ def test_tiers_top_20_next_30() -> None:
     assert (big == "B").sum() == 300
 
 
-@pytest.mark.parametrize(("n", "expected"), [(0, ""), (1, "A"), (2, "AC"), (3, "ABC"),
-                                             (4, "ABCC"), (5, "ABBCC")])
+@pytest.mark.parametrize(
+    ("n", "expected"), [(0, ""), (1, "A"), (2, "AC"), (3, "ABC"), (4, "ABCC"), (5, "ABBCC")]
+)
 def test_tiers_small_populations(n: int, expected: str) -> None:
     assert "".join(value_tiers(np.arange(n, 0, -1, dtype=float))) == expected
 
@@ -124,11 +138,16 @@ def test_tiers_ties_are_deterministic_and_nan_is_last() -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.floats(-5, 5), st.floats(-1e4, 1e5), st.floats(-1, 2),
-       st.one_of(st.just(float("nan")), st.floats(-1, 2)),
-       st.dictionaries(st.sampled_from(sorted(DEFAULT_LOYALTY_WEIGHTS)), st.floats(0, 10)))
-def test_loyalty_within_bounds(rep: float, ten: float, pa: float, sat: float,
-                               weights: dict[str, float]) -> None:
+@given(
+    st.floats(-5, 5),
+    st.floats(-1e4, 1e5),
+    st.floats(-1, 2),
+    st.one_of(st.just(float("nan")), st.floats(-1, 2)),
+    st.dictionaries(st.sampled_from(sorted(DEFAULT_LOYALTY_WEIGHTS)), st.floats(0, 10)),
+)
+def test_loyalty_within_bounds(
+    rep: float, ten: float, pa: float, sat: float, weights: dict[str, float]
+) -> None:
     if sum({**DEFAULT_LOYALTY_WEIGHTS, **weights}.values()) <= 0:
         with pytest.raises(ValueError):
             loyalty_score(rep, ten, pa, sat, weights)
@@ -141,8 +160,7 @@ def test_loyalty_extremes_and_components() -> None:
     assert float(loyalty_score(1.0, 730, 1.0, 1.0)) == pytest.approx(100.0)
     assert float(loyalty_score(0.0, 0, 0.0, 0.0)) == pytest.approx(0.0)
     # Unknown satisfaction is neutral.
-    assert float(loyalty_score(0.5, 100, 0.5, np.nan)) == float(loyalty_score(0.5, 100, 0.5,
-                                                                              0.5))
+    assert float(loyalty_score(0.5, 100, 0.5, np.nan)) == float(loyalty_score(0.5, 100, 0.5, 0.5))
     comp = loyalty_components(0.5, [365, 730, 2000], 0.2, np.nan)
     np.testing.assert_allclose(comp["tenure"], [0.5, 1.0, 1.0])
     # Weighted mean: only p_alive counts -> score = 100 * p_alive.
@@ -163,17 +181,21 @@ def test_actions_follow_the_rules() -> None:
     net = [100, 100, 50, 50, 5, 5, -10, -1]
     cost = [0, 0, 0, 0, 0, 0, 20, 0]
     assert recommended_action(tier, risk, net, cost).tolist() == [
-        "care", "win_back", "nurture", "win_back", "maintain", "maintain", "review_cost",
+        "care",
+        "win_back",
+        "nurture",
+        "win_back",
+        "maintain",
+        "maintain",
+        "review_cost",
         "win_back",  # negative net value but no cost to serve: not a cost problem
     ]
     # Threshold is a parameter; leads are kept on routines unless they cost money.
-    assert recommended_action(["A"], [0.6], [1], [0], churn_threshold=0.8).tolist() == [
-        "care"]
-    assert recommended_action(["A", "A"], [1.0, 1.0], [0, -3], [0, 3],
-                              has_purchased=[False, False]).tolist() == [
-        "maintain", "review_cost"]
-    assert {c for c, _ in ACTIONS} == {"care", "win_back", "nurture", "maintain",
-                                       "review_cost"}
+    assert recommended_action(["A"], [0.6], [1], [0], churn_threshold=0.8).tolist() == ["care"]
+    assert recommended_action(
+        ["A", "A"], [1.0, 1.0], [0, -3], [0, 3], has_purchased=[False, False]
+    ).tolist() == ["maintain", "review_cost"]
+    assert {c for c, _ in ACTIONS} == {"care", "win_back", "nurture", "maintain", "review_cost"}
 
 
 def test_net_value() -> None:
@@ -202,9 +224,17 @@ def test_engine_leads_and_margins() -> None:
     day = np.append(day, 500.0)  # after as-of: ignored everywhere
     amt = np.append(amt, 1e6)
     margin = np.append(margin, 1e6)
-    res = score_population(idx, day, amt, margin, n_customers=32, as_of=200.0,
-                           cost_to_serve=np.r_[np.zeros(31), 7.0], default_margin_rate=0.4,
-                           min_repeat_customers=5)
+    res = score_population(
+        idx,
+        day,
+        amt,
+        margin,
+        n_customers=32,
+        as_of=200.0,
+        cost_to_serve=np.r_[np.zeros(31), 7.0],
+        default_margin_rate=0.4,
+        min_repeat_customers=5,
+    )
     total0 = amt[:-1][idx[:-1] == 0].sum()
     total1 = amt[:-1][idx[:-1] == 1].sum()
     assert res.total_spent[0] == pytest.approx(total0)
@@ -223,15 +253,15 @@ def test_engine_leads_and_margins() -> None:
     assert res.action[30] == "maintain"
     assert res.action[31] == "review_cost"
     assert res.net_value[31] == -7.0
-    np.testing.assert_allclose(res.net_value,
-                               res.margin_so_far + res.predicted_clv - np.r_[np.zeros(31), 7])
+    np.testing.assert_allclose(
+        res.net_value, res.margin_so_far + res.predicted_clv - np.r_[np.zeros(31), 7]
+    )
     np.testing.assert_allclose(res.monetary[:30], res.total_spent[:30] / res.frequency[:30])
 
 
 def test_engine_falls_back_and_says_so() -> None:
     idx, day, amt = _population()
-    res = score_population(idx, day, amt, n_customers=30, as_of=200.0,
-                           min_repeat_customers=1000)
+    res = score_population(idx, day, amt, n_customers=30, as_of=200.0, min_repeat_customers=1000)
     assert not res.bgnbd_fitted
     assert not res.gg_fitted
     assert res.bgnbd_fit is None
@@ -245,7 +275,8 @@ def test_engine_accepts_dates() -> None:
     idx, day, amt = _population()
     as_days = score_population(idx, day, amt, n_customers=30, as_of=200.0)
     dates = np.datetime64("2024-01-01") + day.astype(int)
-    as_dates = score_population(idx, dates, amt, n_customers=30,
-                                as_of=np.datetime64("2024-01-01") + 200)
+    as_dates = score_population(
+        idx, dates, amt, n_customers=30, as_of=np.datetime64("2024-01-01") + 200
+    )
     np.testing.assert_array_equal(as_days.recency_days, as_dates.recency_days)
     np.testing.assert_allclose(as_days.predicted_clv, as_dates.predicted_clv)
