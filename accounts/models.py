@@ -5,7 +5,7 @@ from django.contrib.auth.models import User
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from rest_framework_api_key.models import AbstractAPIKey
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
 
 class Business(models.Model):
@@ -90,6 +90,11 @@ class TeamMember(User):
         verbose_name_plural = _("team members")
 
 
+class BusinessAPIKeyManager(APIKeyManager):
+    def get_usable_keys(self):
+        return super().get_usable_keys().select_related("business")
+
+
 class BusinessAPIKey(AbstractAPIKey):
     """An integrator's key for one business: stored hashed, shown once, revocable."""
 
@@ -109,6 +114,8 @@ class BusinessAPIKey(AbstractAPIKey):
         editable=False,
         related_name="+",
     )
+
+    objects = BusinessAPIKeyManager()
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = _("API key")

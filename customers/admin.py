@@ -42,7 +42,7 @@ from .importing.jobs import import_job_confirm, import_job_create, import_job_de
 from .importing.pipeline import ERROR, STATE_LABELS, ImportReport
 from .models import Customer, CustomerMerge, FollowUp, ImportJob, Interaction, Purchase, Tag
 from .money import format_money
-from .phones import looks_like_phone, search_forms
+from .phones import looks_like_phone, phone_search_q
 from .selectors import customer_timeline, customer_totals
 from .services import customer_merge, customers_add_tag, customers_set_status
 
@@ -63,11 +63,8 @@ class PhoneSearchMixin:
         if not looks_like_phone(term):
             return super().get_search_results(request, queryset, search_term)
         business = business_for(request.user)
-        full, digits = search_forms(term, business.phone_region if business else "CN")
-        if full:
-            phone_q = Q(**{self.phone_lookup: full})
-        else:
-            phone_q = Q(**{f"{self.phone_lookup}__contains": digits})
+        region = business.phone_region if business else "CN"
+        phone_q = phone_search_q(term, region, self.phone_lookup)
         if self.number_lookup:
             phone_q |= Q(**{self.number_lookup: term})
         if not self.phone_terms_search_text:

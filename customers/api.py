@@ -22,9 +22,10 @@ from accounts.api import (
     ScopedUserField,
     bad_request,
 )
+from accounts.tenancy import business_for
 
 from .models import Customer, FollowUp, Interaction, Purchase, Tag
-from .phones import looks_like_phone, normalize_phone, search_forms
+from .phones import looks_like_phone, normalize_phone, phone_search_q
 from .services import IngestRejected, customer_merge, customer_save, purchases_ingest
 
 
@@ -125,10 +126,8 @@ class CustomerFilter(filters.FilterSet):
         value = value.strip()
         query = Q(name__icontains=value) | Q(customer_no=value)
         if looks_like_phone(value):
-            business = getattr(self.request, "business", None) or queryset.first()
-            region = getattr(business, "phone_region", None) or "CN"
-            full, digits = search_forms(value, region)
-            query |= Q(phone=full) if full else Q(phone__contains=digits)
+            business = business_for(self.request.user)
+            query |= phone_search_q(value, business.phone_region if business else "CN")
         return queryset.filter(query)
 
 

@@ -4,6 +4,7 @@ import re
 
 import phonenumbers
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 _PHONE_LIKE = re.compile(r"^[\s\d+\-().]{4,}$")
@@ -36,10 +37,20 @@ def looks_like_phone(text: str) -> bool:
 
 
 def search_forms(term: str, region: str = "CN") -> tuple[str, str]:
-    """(E.164 if the term is a whole number, digits for a partial match) for searching."""
+    """(E.164 if the term is a whole, valid number, else ''; its digits) for searching."""
     digits = re.sub(r"\D", "", term)
     try:
-        full = normalize_phone(term, region)
-    except ValidationError:
-        full = ""
-    return full, digits
+        number = phonenumbers.parse(term.strip(), region.upper() or None)
+    except phonenumbers.NumberParseException:
+        return "", digits
+    if not phonenumbers.is_valid_number(number):
+        return "", digits  # a fragment such as "138 0013" or the last four digits
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), digits
+
+
+def phone_search_q(term: str, region: str, lookup: str = "phone") -> Q:
+    """Match a whole number exactly (index), a fragment anywhere in the stored number."""
+    full, digits = search_forms(term, region)
+    if full:
+        return Q(**{lookup: full})
+    return Q(**{f"{lookup}__contains": digits})

@@ -245,3 +245,16 @@ def test_feedback_triage_through_the_api(tea, two_worlds, api_for, client_for):
     entry.refresh_from_db()
     assert entry.replied_by == tea.owner
     assert api.post("/api/v1/feedback/", {"nps": 9}, format="json").status_code == 405
+
+
+def test_api_search_by_phone_fragment_and_whole_number(tea, api_for):
+    CustomerFactory(business=tea.business, name="李白", phone="13800138000")
+    CustomerFactory(business=tea.business, name="杜甫", phone="13900139000")
+    api = api_for(tea.business)
+
+    def names(q):
+        return [c["name"] for c in api.get("/api/v1/customers/", {"q": q}).json()["results"]]
+
+    assert names("138 0013") == ["李白"]
+    assert names("+86 138-0013-8000") == ["李白"]
+    assert names("8000") == ["李白"]
