@@ -9,24 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.browsing import CHROMIUM, CHROMIUM_ARGS, SCREENS
+from tests.browsing import PHONE_VIEWPORT as MOBILE_VIEWPORT
 from tests.conftest import need_or_skip
 
-# Playwright's sync API runs an asyncio event loop in this thread; Django's ORM refuses
-# to run while a loop is running unless told it is safe (the test code is not async).
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-MOBILE_VIEWPORT = {"width": 390, "height": 844}
-SCREENS = Path(__file__).resolve().parents[2] / "var" / "screens"
 DEFAULT_TIMEOUT_MS = 15_000
 
 

@@ -6,33 +6,19 @@ skips, except with CI=true, where it fails.
 
 import os
 import threading
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
 from feedback.models import Feedback
+from tests.browsing import CHROMIUM, CHROMIUM_ARGS, SCREENS
+from tests.browsing import PHONE_VIEWPORT as PHONE
 from tests.conftest import need_or_skip
 
 from .conftest import business_path
 
-# Playwright's sync API runs an event loop in its thread; the test code itself is not async.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 pytestmark = [pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PHONE = {"width": 390, "height": 844}
-SCREENS = Path(__file__).resolve().parents[2] / "var" / "screens"
 PASSWORD = "xiaowei-demo"  # test-only
 COMMENT = "茶很香，服务员很热情，下次还来！"
 
