@@ -24,7 +24,6 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "django_filters",
-    "import_export",
     "rest_framework_api_key",
     "drf_spectacular",
     "accounts",
