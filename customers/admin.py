@@ -359,7 +359,7 @@ class CustomerAdmin(
                     (
                         e.kind,
                         when(e),
-                        e.label,
+                        format_html('<a href="{}">{}</a>', e.url, e.label) if e.url else e.label,
                         "" if e.amount is None else format_money(e.amount, obj.business.currency),
                         e.detail,
                     )

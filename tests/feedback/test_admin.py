@@ -166,6 +166,8 @@ def test_customer_timeline_shows_feedback(client_for, tea, tea_feedback):
     url = reverse("admin:customers_customer_change", args=[tea_feedback.customer_id])
     html = client_for(tea.owner).get(url).content.decode()
     assert 'class="xw-feedback"' in html
+    entry_url = reverse("admin:feedback_feedback_change", args=[tea_feedback.pk])
+    assert f'<a href="{entry_url}">' in html  # the entry opens from the timeline
     assert "NPS 2" in html
     assert "茶馆的评论" in html
     assert EVIL not in html
