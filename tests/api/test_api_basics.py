@@ -138,3 +138,25 @@ def test_schema_generates_without_warnings(db, tmp_path):
     # Any warning (an undescribed field, an ambiguous enum) fails here and in check --deploy.
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yml"))
     assert "/api/v1/customers/" in (tmp_path / "s.yml").read_text()
+
+
+def test_throttle_per_key_answers_429(tea, api_for, settings):
+    from django.core.cache import cache
+
+    from accounts.api import ApiKeyThrottle
+
+    cache.clear()
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "api": "3/min"}
+    original = ApiKeyThrottle.THROTTLE_RATES
+    ApiKeyThrottle.THROTTLE_RATES = rates
+    try:
+        api, other = api_for(tea.business), api_for(tea.business)
+        codes = [api.get("/api/v1/tags/").status_code for _ in range(5)]
+        assert codes == [200, 200, 200, 429, 429]
+        assert other.get("/api/v1/tags/").status_code == 200  # counted per key
+        response = api.get("/api/v1/tags/")
+        assert response.json()["error"]["code"] == "throttled"
+        assert int(response["Retry-After"]) <= 61
+    finally:
+        ApiKeyThrottle.THROTTLE_RATES = original
+        cache.clear()
