@@ -258,3 +258,18 @@ def test_api_search_by_phone_fragment_and_whole_number(tea, api_for):
     assert names("138 0013") == ["李白"]
     assert names("+86 138-0013-8000") == ["李白"]
     assert names("8000") == ["李白"]
+
+
+def test_fast_score_rendering_matches_drf(tea, api_for):
+    from rest_framework import serializers
+
+    from segmentation.api import CustomerScoreSerializer
+    from segmentation.models import CustomerScore
+    from tests.segmentation.conftest import make_history
+
+    make_history(tea.business, customers=30)
+    scoring_run_execute(business=tea.business)
+    for score in CustomerScore.objects.all():
+        fast = CustomerScoreSerializer(score).data
+        drf = serializers.ModelSerializer.to_representation(CustomerScoreSerializer(), score)
+        assert dict(fast) == dict(drf)
