@@ -28,30 +28,7 @@ CENT = Decimal("0.01")
 class CustomerScoreSerializer(DescribedModelSerializer):
     class Meta:
         model = CustomerScore
-        fields = (
-            "as_of",
-            "recency_days",
-            "frequency",
-            "monetary",
-            "total_spent",
-            "tenure_days",
-            "margin_so_far",
-            "cost_to_serve",
-            "satisfaction",
-            "r_score",
-            "f_score",
-            "m_score",
-            "rfm_segment",
-            "p_alive",
-            "churn_risk",
-            "expected_purchases_90d",
-            "expected_order_value",
-            "predicted_clv",
-            "net_value",
-            "value_tier",
-            "loyalty_score",
-            "action",
-        )
+        fields = CustomerScore.VALUE_FIELDS  # every input and output of the score
         read_only_fields = fields
 
     def to_representation(self, instance):

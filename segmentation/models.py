@@ -121,7 +121,7 @@ class CustomerScore(BusinessOwned):
     def __str__(self) -> str:
         return f"{self.get_rfm_segment_display()} · {self.value_tier}"
 
-    # Fields compared when checking that two runs gave the same scores.
+    # Every input and output of a score: the API shows these, reruns must reproduce them.
     VALUE_FIELDS = (
         "as_of", "recency_days", "frequency", "monetary", "total_spent", "tenure_days",
         "margin_so_far", "cost_to_serve", "satisfaction", "r_score", "f_score", "m_score",
