@@ -137,14 +137,7 @@ class CustomerViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
     ordering_fields = ("id", "updated_at", "created_at")
     ordering = ("-id",)
 
-    def get_queryset(self):
-        return (
-            super().get_queryset().prefetch_related("tags")
-            if self.action != "merge"
-            else super().get_queryset()
-        )
-
-    queryset = Customer.objects.all()
+    queryset = Customer.objects.prefetch_related("tags")
 
     @extend_schema(
         request=None,

@@ -276,15 +276,6 @@ class Purchase(_CustomerChild):
     def __str__(self) -> str:
         return f"{self.amount} · {self.customer}"
 
-    def margin(self, default_margin_pct: Decimal | None = None) -> Decimal:
-        """Gross margin: amount − cost, else amount × the business's default margin."""
-        if self.cost is not None:
-            return self.amount - self.cost
-        pct = default_margin_pct
-        if pct is None:
-            pct = self.business.default_margin_pct
-        return (self.amount * pct / Decimal(100)).quantize(Decimal("0.01"))
-
 
 class FollowUp(_CustomerChild):
     customer = models.ForeignKey(

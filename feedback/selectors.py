@@ -43,17 +43,6 @@ def satisfaction_by_customer(business: Business, as_of_end: datetime) -> dict[in
     return {row["customer_id"]: float(row["satisfaction"]) for row in rows}
 
 
-def feedback_count_by_customer(business: Business, as_of_end: datetime) -> dict[int, int]:
-    rows = (
-        Feedback.objects.for_business(business)
-        .filter(customer__isnull=False, created_at__lt=as_of_end)
-        .values("customer_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    return {row["customer_id"]: row["n"] for row in rows}
-
-
 def nps_value(promoters: int, detractors: int, responses: int) -> int | None:
     """NPS = % promoters − % detractors, rounded half away from zero; None without responses."""
     if not responses:

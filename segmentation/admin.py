@@ -3,7 +3,6 @@
 The customer admin is extended here (segmentation reads customers; never the reverse)."""
 
 from django.contrib import admin, messages
-from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -17,16 +16,14 @@ from customers.money import format_money
 
 from .models import Action, CustomerScore, ScoringRun, Segment, Tier
 from .run_warnings import translate_warning
-from .tasks import score_business
+from .tasks import score_business_after_commit
 
 
 def rescore_queue(request) -> bool:
     business = business_for(request.user)
     if business is None:
         return False
-    transaction.on_commit(
-        lambda: score_business.delay(business.pk, None, ScoringRun.Trigger.MANUAL)
-    )
+    score_business_after_commit(business, ScoringRun.Trigger.MANUAL)
     return True
 
 

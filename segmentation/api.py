@@ -3,7 +3,6 @@
 from datetime import date
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -20,7 +19,7 @@ from customers.api import (
 )
 
 from .models import Action, CustomerScore, ScoringRun, Segment, Tier
-from .tasks import score_business
+from .tasks import score_business_after_commit
 
 CENT = Decimal("0.01")
 
@@ -124,8 +123,5 @@ class ScoringRunViewSet(BusinessScopedAPIMixin, viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=False, methods=["post"])
     def rescore(self, request):
-        business = self.business
-        transaction.on_commit(
-            lambda: score_business.delay(business.pk, None, ScoringRun.Trigger.MANUAL)
-        )
+        score_business_after_commit(self.business, ScoringRun.Trigger.MANUAL)
         return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)

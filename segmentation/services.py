@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
@@ -101,7 +102,7 @@ def scoring_run_execute(
     Idempotent: the same as-of date gives identical score rows. The write is one
     transaction: a run that dies midway leaves the previous scores intact.
     """
-    as_of = as_of or timezone.localdate(timezone=_tz(business))
+    as_of = as_of or timezone.localdate(timezone=ZoneInfo(business.time_zone))
     started = time.perf_counter()
     # A run whose worker died never finished: say so, rather than leave it "running".
     ScoringRun.objects.filter(
@@ -138,12 +139,6 @@ def scoring_run_execute(
         )
         raise
     return run
-
-
-def _tz(business: Business):
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(business.time_zone)
 
 
 def _parameters(result: maths.PopulationScores, fallback_source: str) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from celery import shared_task
+from django.db import transaction
 
 from accounts.models import Business
 
@@ -27,6 +28,11 @@ def score_business(business_id: int, as_of: str | None = None, trigger: str = "n
         trigger=trigger,
     )
     return run.pk
+
+
+def score_business_after_commit(business: Business, trigger: str) -> None:
+    """Queue a rescore of `business` once the current transaction commits."""
+    transaction.on_commit(lambda: score_business.delay(business.pk, None, trigger))
 
 
 @shared_task(acks_late=True, time_limit=5 * 60)

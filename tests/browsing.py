@@ -19,3 +19,17 @@ CHROMIUM_ARGS = [
 ]
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 SCREENS = Path(__file__).resolve().parents[1] / "var" / "screens"
+
+
+def need_chromium() -> None:
+    """Skip (fail under CI=true) when Debian's Chromium or the playwright package is missing."""
+    from tests.conftest import need_or_skip
+
+    need_or_skip(
+        os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK),
+        f"Chromium not found at {CHROMIUM}",
+    )
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:  # pragma: no cover - depends on the environment
+        need_or_skip(False, "the Python package playwright is not installed")

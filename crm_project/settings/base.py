@@ -149,9 +149,6 @@ SPECTACULAR_SETTINGS = {
 # The bulk ingest accepts up to 1,000 purchases a request.
 XW_API_BULK_MAX = 1000
 
-# The customer list is the hottest admin page: no full count on large tables.
-ADMIN_LIST_PER_PAGE = 100
-
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -4,28 +4,21 @@ Chromium is expected at /usr/bin/chromium (never `playwright install`). Without 
 browser tests skip — except with CI=true, where a missing browser is a failure.
 """
 
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.browsing import CHROMIUM, CHROMIUM_ARGS, SCREENS
+from tests.browsing import CHROMIUM, CHROMIUM_ARGS, SCREENS, need_chromium
 from tests.browsing import PHONE_VIEWPORT as MOBILE_VIEWPORT
-from tests.conftest import need_or_skip
 
 DEFAULT_TIMEOUT_MS = 15_000
 
 
 @pytest.fixture(scope="session")
 def browser():
-    need_or_skip(
-        os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK),
-        f"Chromium not found at {CHROMIUM}",
-    )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - depends on the environment
-        need_or_skip(False, "the Python package playwright is not installed")
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True

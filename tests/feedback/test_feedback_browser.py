@@ -4,16 +4,14 @@ Chromium is Debian's /usr/bin/chromium (never `playwright install`); without it 
 skips, except with CI=true, where it fails.
 """
 
-import os
 import threading
 
 import pytest
 from django.urls import reverse
 
 from feedback.models import Feedback
-from tests.browsing import CHROMIUM, CHROMIUM_ARGS, SCREENS
+from tests.browsing import CHROMIUM, CHROMIUM_ARGS, SCREENS, need_chromium
 from tests.browsing import PHONE_VIEWPORT as PHONE
-from tests.conftest import need_or_skip
 
 from .conftest import business_path
 
@@ -21,17 +19,6 @@ pytestmark = [pytest.mark.browser]
 
 PASSWORD = "xiaowei-demo"  # test-only
 COMMENT = "茶很香，服务员很热情，下次还来！"
-
-
-def need_chromium() -> None:
-    need_or_skip(
-        os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK),
-        f"Chromium not found at {CHROMIUM}",
-    )
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:  # pragma: no cover - depends on the environment
-        need_or_skip(False, "the Python package playwright is not installed")
 
 
 def in_own_thread(drive, *args):
