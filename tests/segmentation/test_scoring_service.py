@@ -152,10 +152,16 @@ def test_backtest_command_reports_predicted_and_actual(tea, tea_history, capsys,
         "90",
         "--output",
         str(out),
+        "--language",
+        "en",
     )
     text = capsys.readouterr().out
-    assert "total" in text
-    assert "correlation" in text
+    assert "Total" in text
+    assert "Correlation" in text
+    call_command("backtest", "--business", "tea", "--as-of", "2025-09-30")  # the shop's language
+    chinese = capsys.readouterr().out
+    assert "合计" in chinese
+    assert "冠军客户" in chinese or "忠诚客户" in chinese
     rows = out.read_text().splitlines()
     assert rows[0] == "customer_id,segment,predicted,actual"
     assert len(rows) == len(tea_history) + 1

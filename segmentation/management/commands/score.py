@@ -1,6 +1,8 @@
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from accounts.models import Business
 from segmentation.models import ScoringRun
@@ -37,14 +39,23 @@ class Command(BaseCommand):
                 failed += 1
                 self.stdout.write(self.style.ERROR(f" failed: {exc}"))
                 continue
-            source = run.parameters.get("bgnbd_source")
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f" {run.customers_scored} customers as of {run.as_of} in {run.duration_s} s"
-                    f" (purchase model: {source})"
+            with translation.override(biz.language):
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        " "
+                        + _(
+                            "%(n)d customers scored as of %(as_of)s in %(s)s s "
+                            "(purchase model: %(src)s)"
+                        )
+                        % {
+                            "n": run.customers_scored,
+                            "as_of": run.as_of,
+                            "s": run.duration_s,
+                            "src": run.parameters.get("bgnbd_source"),
+                        }
+                    )
                 )
-            )
-            for warning in run.warnings:
-                self.stdout.write(f"  ! {translate_warning(warning)}")
+                for warning in run.warnings:
+                    self.stdout.write(f"  ! {translate_warning(warning)}")
         if failed:
             raise CommandError(f"{failed} business(es) failed to score.")
