@@ -235,10 +235,17 @@ def model_errors(exc) -> dict | list:
     return {"non_field_errors": list(exc.messages)}
 
 
+def error_response(
+    status_code: int, code: str, message: str, fields: dict | None = None, **extra
+) -> Response:
+    """An error in the API's one shape (see crm_project/api_errors.py)."""
+    error = {"status": status_code, "code": code, "message": message, "fields": fields or {}}
+    return Response({"error": {**error, **extra}}, status=status_code)
+
+
 def bad_request(message: str, fields: dict | None = None) -> Response:
-    """A 400 in the API's one error shape (see crm_project/api_errors.py)."""
-    error = {"status": 400, "code": "invalid", "message": message, "fields": fields or {}}
-    return Response({"error": error}, status=status.HTTP_400_BAD_REQUEST)
+    """A 400 in the API's one error shape."""
+    return error_response(status.HTTP_400_BAD_REQUEST, "invalid", message, fields)
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,6 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.api import (
+    MAX_ID,
     BoundedDateTimeField,
     BoundedIsoDateTimeFilter,
     BusinessScopedAPIMixin,
@@ -21,10 +25,12 @@ from accounts.api import (
     ScopedPrimaryKeyRelatedField,
     ScopedUserField,
     bad_request,
+    error_response,
 )
 from accounts.tenancy import business_for
 
 from .models import Customer, FollowUp, Interaction, Purchase, Tag
+from .money import AMOUNT_MAX
 from .phones import looks_like_phone, normalize_phone, phone_search_q
 from .services import IngestRejected, customer_merge, customer_save, purchases_ingest
 
@@ -308,7 +314,14 @@ class FollowUpFilter(filters.FilterSet):
         fields = ()
 
 
+MONEY_HELP = _("Up to %(max)s, two decimals") % {"max": f"{AMOUNT_MAX:,.2f}"}
+
+
 class IngestItemSerializer(serializers.Serializer):
+    customer = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, allow_null=True,
+        help_text=_("The customer's id in this API (a third way to name the customer)"),
+    )  # fmt: skip
     customer_no = serializers.CharField(
         max_length=40, required=False, allow_blank=True, help_text=_("The customer's number")
     )
@@ -324,10 +337,12 @@ class IngestItemSerializer(serializers.Serializer):
     )  # fmt: skip
     occurred_at = BoundedDateTimeField(help_text=_("When the sale happened (ISO 8601)"))
     amount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=0, help_text=_("Amount paid")
-    )
+        max_digits=12, decimal_places=2, min_value=0, max_value=AMOUNT_MAX,
+        help_text=format_lazy("{}: {}", _("Amount paid"), MONEY_HELP),
+    )  # fmt: skip
     cost = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True,
+        max_digits=12, decimal_places=2, min_value=0, max_value=AMOUNT_MAX, required=False,
+        allow_null=True,
         help_text=_("Cost of the goods; without it the business's default margin is used"),
     )  # fmt: skip
     channel = serializers.CharField(
@@ -354,25 +369,50 @@ class IngestItemSerializer(serializers.Serializer):
         return value
 
     def validate(self, attrs):
-        if not (attrs.get("customer_no") or "").strip() and not attrs.get("phone"):
+        if (
+            not attrs.get("customer")
+            and not (attrs.get("customer_no") or "").strip()
+            and not attrs.get("phone")
+        ):
             raise serializers.ValidationError(
-                {"customer_no": [_("Give customer_no or phone to identify the customer.")]}
+                {"customer_no": [_("Give customer, customer_no or phone to name the customer.")]}
             )
         return attrs
+
+
+class StoredSaleSerializer(serializers.Serializer):
+    customer = serializers.IntegerField(allow_null=True, help_text=_("Id of the customer"))
+    occurred_at = serializers.DateTimeField(help_text=_("When the sale happened"))
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, help_text=_("Amount paid"))
+    cost = serializers.DecimalField(
+        max_digits=12, decimal_places=2, allow_null=True, help_text=_("Cost of the goods")
+    )
+    channel = serializers.CharField(help_text=_("Sales channel"))
+    items = serializers.CharField(help_text=_("What was sold"))
 
 
 class IngestResultSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text=_("Position of the object in the request"))
     external_id = serializers.CharField(help_text=_("External id of the sale"))
     status = serializers.ChoiceField(
-        choices=["created", "exists"], help_text=_("created, or exists (sent before)")
+        choices=["created", "exists", "conflict"],
+        help_text=_(
+            "created; exists (the same sale was sent before: nothing written); conflict (this "
+            "external_id belongs to a different sale: nothing written, see stored)"
+        ),
     )
     id = serializers.IntegerField(allow_null=True, help_text=_("Id of the purchase"))
+    stored = StoredSaleSerializer(
+        required=False, help_text=_("Only for a conflict: the sale recorded under this external_id")
+    )
 
 
 class BulkIngestResponseSerializer(serializers.Serializer):
     created = serializers.IntegerField(help_text=_("Purchases created by this request"))
     existing = serializers.IntegerField(help_text=_("Purchases that already existed"))
+    conflicts = serializers.IntegerField(
+        help_text=_("Objects whose external_id belongs to a different sale (nothing written)")
+    )
     results = IngestResultSerializer(many=True, help_text=_("One entry per object sent"))
 
 
@@ -383,7 +423,24 @@ CREATE_CUSTOMERS = OpenApiParameter(
 )
 
 
+def _render_stored(results: list[dict]) -> list[dict]:
+    for row in results:
+        if "stored" in row:
+            row["stored"] = StoredSaleSerializer(row["stored"]).data
+    return results
+
+
+def _invalid_objects(errors: dict) -> Response:
+    return bad_request(
+        _("Some objects are not valid (see fields, by index from 0): nothing was written."),
+        errors,
+    )
+
+
 class PurchaseViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
+    """Sales. POST records one sale (or, with `bulk/`, many) keyed on the till's
+    `external_id`, so a resend never counts a sale twice. API keys never delete."""
+
     queryset = Purchase.objects.all()
     serializer_class = PurchaseSerializer
     filterset_class = PurchaseFilter
@@ -396,32 +453,25 @@ class PurchaseViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
         if not serializer.is_valid():
             errors = serializer.errors
             items = errors.items() if isinstance(errors, dict) else enumerate(errors)
-            fields = {str(i): err for i, err in items if err}
-            return None, bad_request(
-                _("Objects %(indexes)s are not valid: nothing was written.")
-                % {"indexes": ", ".join(fields)},
-                fields,
-            )
+            return None, _invalid_objects({str(i): err for i, err in items if err})
         create = request.query_params.get("create_customers", "").lower() in ("1", "true", "yes")
         try:
             results = purchases_ingest(
                 business=self.business, items=serializer.validated_data, create_customers=create
             )
         except IngestRejected as exc:
-            return None, bad_request(
-                _("Objects %(indexes)s are not valid: nothing was written.")
-                % {"indexes": ", ".join(exc.errors)},
-                exc.errors,
-            )
-        return results, None
+            return None, _invalid_objects(exc.errors)
+        return _render_stored(results), None
 
     @extend_schema(
         request=IngestItemSerializer,
         responses={201: PurchaseSerializer, 200: PurchaseSerializer},
         parameters=[CREATE_CUSTOMERS],
         description=_(
-            "Record one sale, identified by external_id: sending it again returns the "
-            "existing purchase (200) and creates nothing."
+            "Record one sale, identified by external_id. Name the customer by `customer` (id), "
+            "`customer_no` or `phone`. Sending the same sale again returns the existing "
+            "purchase (200) and creates nothing; the same external_id with a different sale "
+            "answers 409 with the stored values."
         ),
     )
     def create(self, request, *args, **kwargs):
@@ -431,6 +481,14 @@ class PurchaseViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
         if error is not None:
             return error
         row = results[0]
+        if row["status"] == "conflict":
+            return error_response(
+                status.HTTP_409_CONFLICT,
+                "conflict",
+                _("A different sale was recorded with this external_id: nothing was written."),
+                {"external_id": [_("Already used by a different sale.")]},
+                stored=row["stored"],
+            )
         purchase = self.get_queryset().get(pk=row["id"])
         code = status.HTTP_201_CREATED if row["status"] == "created" else status.HTTP_200_OK
         return Response(self.get_serializer(purchase).data, status=code)
@@ -440,8 +498,10 @@ class PurchaseViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
         responses={200: BulkIngestResponseSerializer},
         parameters=[CREATE_CUSTOMERS],
         description=_(
-            "Record up to 1,000 sales in one request, all or nothing. Objects whose "
-            "external_id exists already are reported as existing and not created again."
+            "Record up to 1,000 sales in one request. An invalid object (or an unknown "
+            "customer) writes nothing and is named by its index. Objects whose external_id was "
+            "sent before with the same sale are reported as `exists`; with a different sale as "
+            "`conflict` (with the stored values); neither is written again."
         ),
     )
     @action(detail=False, methods=["post"])
@@ -455,9 +515,14 @@ class PurchaseViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
         results, error = self._ingest(request, request.data)
         if error is not None:
             return error
-        created = sum(1 for r in results if r["status"] == "created")
+        counts = Counter(r["status"] for r in results)
         return Response(
-            {"created": created, "existing": len(results) - created, "results": results}
+            {
+                "created": counts["created"],
+                "existing": counts["exists"],
+                "conflicts": counts["conflict"],
+                "results": results,
+            }
         )
 
 

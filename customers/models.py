@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
 from django.utils import timezone
@@ -12,9 +12,17 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.tenancy import BusinessOwned, BusinessQuerySet
 
+from .money import AMOUNT_MAX
 from .phones import normalize_phone
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
+# Every single sale, cost or cost to serve: 0 to AMOUNT_MAX (customers/money.py).
+MONEY_VALIDATORS = [
+    MinValueValidator(Decimal("0")),
+    MaxValueValidator(
+        AMOUNT_MAX, message=_("Give an amount of at most %(limit_value)s (one sale or cost).")
+    ),
+]
 
 
 class Tag(BusinessOwned):
@@ -208,7 +216,7 @@ class Interaction(_CustomerChild):
         **MONEY,
         null=True,
         blank=True,
-        validators=[MinValueValidator(Decimal("0"))],
+        validators=MONEY_VALIDATORS,
         help_text=_("Optional: cost to serve in money (discounts, gifts, materials)."),
     )
 
@@ -221,7 +229,11 @@ class Interaction(_CustomerChild):
             models.CheckConstraint(
                 condition=Q(cost_amount__isnull=True) | Q(cost_amount__gte=0),
                 name="interaction_cost_not_negative",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(cost_amount__isnull=True) | Q(cost_amount__lte=AMOUNT_MAX),
+                name="interaction_cost_at_most_max",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -233,13 +245,13 @@ class Purchase(_CustomerChild):
         Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="purchases"
     )
     occurred_at = models.DateTimeField(_("when"), default=timezone.now)
-    amount = models.DecimalField(_("amount"), **MONEY, validators=[MinValueValidator(Decimal("0"))])
+    amount = models.DecimalField(_("amount"), **MONEY, validators=MONEY_VALIDATORS)
     cost = models.DecimalField(
         _("cost"),
         **MONEY,
         null=True,
         blank=True,
-        validators=[MinValueValidator(Decimal("0"))],
+        validators=MONEY_VALIDATORS,
         help_text=_("Optional. Without it, the business's default margin is used."),
     )
     channel = models.CharField(_("channel"), max_length=40, blank=True)
@@ -260,6 +272,13 @@ class Purchase(_CustomerChild):
             models.CheckConstraint(condition=Q(amount__gte=0), name="purchase_amount_not_negative"),
             models.CheckConstraint(
                 condition=Q(cost__isnull=True) | Q(cost__gte=0), name="purchase_cost_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__lte=AMOUNT_MAX), name="purchase_amount_at_most_max"
+            ),
+            models.CheckConstraint(
+                condition=Q(cost__isnull=True) | Q(cost__lte=AMOUNT_MAX),
+                name="purchase_cost_at_most_max",
             ),
             models.UniqueConstraint(
                 fields=["business", "external_id"],

@@ -1,8 +1,11 @@
+import random
+import time
 from collections.abc import Iterable
+from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import Business
@@ -10,6 +13,7 @@ from accounts.models import Business
 from .models import Customer, CustomerMerge, FollowUp, Interaction, Purchase, Tag
 from .signals import customer_merged, purchases_recorded
 
+CENT = Decimal("0.01")
 _FILLABLE = ("phone", "customer_no", "wechat_id", "email", "gender", "birthday", "city", "notes")
 
 
@@ -121,24 +125,57 @@ class IngestRejected(Exception):
         self.errors = errors
 
 
+# What a resend must repeat to be the same sale (anything else is a conflict).
+INGEST_COMPARED = ("customer", "occurred_at", "amount", "cost", "channel", "items")
+INGEST_ATTEMPTS = 5
+
+
+def _retryable(exc: Exception) -> bool:
+    """A unique-key race (another request wrote the same external id or customer first) or a
+    PostgreSQL deadlock / serialization failure: running the whole batch again resolves it."""
+    if isinstance(exc, IntegrityError):
+        return True
+    return getattr(exc.__cause__, "sqlstate", None) in {"40P01", "40001"}
+
+
 def purchases_ingest(
     *, business: Business, items: list[dict], create_customers: bool = False
 ) -> list[dict]:
     """Record purchases pushed by a till or shop system, keyed on `external_id`.
 
-    `items` are validated dicts (customer_no and/or phone, occurred_at, amount, external_id,
-    optional cost, channel, items, name). All or nothing: an item whose customer cannot be
-    found (and may not be created) raises ValidationError naming its index. Sending the same
-    items again creates nothing and reports them as existing."""
-    for attempt in range(2):
+    `items` are validated dicts (customer id, customer_no and/or phone, occurred_at, amount,
+    external_id, optional cost, channel, items, name). All or nothing: an item whose customer
+    cannot be found (and may not be created) raises IngestRejected naming its index.
+
+    Each result is `created`, `exists` (the same sale was recorded before, or earlier in this
+    batch: nothing is written) or `conflict` (the external id is taken by a different sale:
+    nothing is written, `stored` shows the recorded values). Per-batch work runs once per
+    batch; rows are written in external-id order, so concurrent batches take their locks in
+    one order, and a race that still happens is retried here, never passed on."""
+    for attempt in range(INGEST_ATTEMPTS):
         try:
             return _purchases_ingest(
                 business=business, items=items, create_customers=create_customers
             )
-        except IntegrityError:
-            if attempt:  # a concurrent request with the same ids won the race twice
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == INGEST_ATTEMPTS - 1 or not _retryable(exc):
                 raise
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))
     return []  # pragma: no cover
+
+
+def _sale_values(purchase: Purchase | dict) -> dict:
+    """The compared fields of a stored or a new sale, as the API shows them."""
+    get = purchase.get if isinstance(purchase, dict) else lambda f: getattr(purchase, f)
+    cost = get("cost")
+    return {
+        "customer": get("customer_id"),
+        "occurred_at": get("occurred_at"),
+        "amount": Decimal(get("amount")).quantize(CENT),
+        "cost": None if cost is None else Decimal(cost).quantize(CENT),
+        "channel": get("channel") or "",
+        "items": get("items") or "",
+    }
 
 
 @transaction.atomic
@@ -147,30 +184,37 @@ def _purchases_ingest(*, business: Business, items: list[dict], create_customers
     for item in items:
         item["phone"] = item.get("phone") or ""
         item["customer_no"] = (item.get("customer_no") or "").strip()
-    customers = Customer.objects.for_business(business)
+    customers = Customer.objects.for_business(business).only(
+        "pk", "business_id", "customer_no", "phone"
+    )
     nos = {i["customer_no"] for i in items if i["customer_no"]}
     phones = {i["phone"] for i in items if i["phone"]}
+    pks = {i["customer"] for i in items if i.get("customer")}
     by_no = {c.customer_no: c for c in customers.filter(customer_no__in=nos)} if nos else {}
     by_phone = {c.phone: c for c in customers.filter(phone__in=phones)} if phones else {}
-    ids = [i["external_id"] for i in items]
-    existing = dict(
-        Purchase.objects.for_business(business)
-        .filter(external_id__in=ids)
-        .values_list("external_id", "pk")
-    )
-    results: list[dict] = []
+    by_pk = {c.pk: c for c in customers.filter(pk__in=pks)} if pks else {}
+    ids = sorted({i["external_id"] for i in items})
+    # `external_id <> ''` repeats the partial unique index's condition, so both databases
+    # answer from the index instead of scanning the business's purchases.
+    existing = {
+        p.external_id: p
+        for p in Purchase.objects.filter(business=business, external_id__in=ids)
+        .exclude(external_id="")
+        .only("pk", "external_id", *(f for f in INGEST_COMPARED if f != "customer"), "customer")
+    }
+
     errors: dict[str, dict] = {}
-    to_create: list[tuple[int, Purchase]] = []
-    seen: set[str] = set()
+    found: list[tuple[int, dict, Customer | None]] = []
+    missing: dict[tuple[str, str], list[int]] = {}
     for index, item in enumerate(items):
-        ext = item["external_id"]
-        if ext in existing or ext in seen:
-            results.append({"index": index, "external_id": ext, "status": "exists",
-                            "id": existing.get(ext)})  # fmt: skip
-            continue
-        seen.add(ext)
-        customer = by_no.get(item["customer_no"]) or by_phone.get(item["phone"])
-        if customer is None:
+        if item.get("customer"):
+            customer = by_pk.get(item["customer"])
+            if customer is None:
+                errors[str(index)] = {"customer": [_("No customer with this id.")]}
+                continue
+        else:
+            customer = by_no.get(item["customer_no"]) or by_phone.get(item["phone"])
+        if customer is None and item["external_id"] not in existing:
             if not create_customers:
                 errors[str(index)] = {
                     "customer_no" if item["customer_no"] else "phone": [
@@ -179,39 +223,79 @@ def _purchases_ingest(*, business: Business, items: list[dict], create_customers
                     ]
                 }  # fmt: skip
                 continue
-            customer = Customer(
-                business=business,
-                name=item.get("name") or item["customer_no"] or item["phone"],
-                customer_no=item["customer_no"],
-                phone=item["phone"],
-            )
-            customer.full_clean()
-            customer.save()
-            if customer.customer_no:
-                by_no[customer.customer_no] = customer
-            if customer.phone:
-                by_phone[customer.phone] = customer
-        purchase = Purchase(
-            business=business,
-            customer=customer,
-            occurred_at=item["occurred_at"],
-            amount=item["amount"],
-            cost=item.get("cost"),
-            channel=item.get("channel") or "",
-            items=item.get("items") or "",
-            external_id=ext,
-        )
-        to_create.append((index, purchase))
-        results.append({"index": index, "external_id": ext, "status": "created", "id": None})
+            missing.setdefault((item["customer_no"], item["phone"]), []).append(index)
+        found.append((index, item, customer))
     if errors:
         raise IngestRejected(errors)
-    created = Purchase.objects.bulk_create([p for _i, p in to_create])
-    by_index = {index: purchase for (index, _p), purchase in zip(to_create, created, strict=True)}
-    for row in results:
-        if row["status"] == "created":
-            row["id"] = by_index[row["index"]].pk
+
+    # New customers, in one order (customer number, phone) so that concurrent batches
+    # creating the same people wait for each other instead of deadlocking.
+    created_customers: dict[tuple[str, str], Customer] = {}
+    for no, phone in sorted(missing):
+        customer = by_no.get(no) if no else None
+        customer = customer or (by_phone.get(phone) if phone else None)
+        if customer is None:
+            first = items[missing[(no, phone)][0]]
+            customer = Customer(
+                business=business, name=first.get("name") or no or phone, customer_no=no,
+                phone=phone,
+            )  # fmt: skip
+            try:
+                customer.full_clean()
+            except ValidationError as exc:
+                index = str(missing[(no, phone)][0])
+                raise IngestRejected({index: dict(exc.message_dict)}) from exc
+            customer.save()
+            if no:
+                by_no[no] = customer
+            if phone:
+                by_phone[phone] = customer
+        created_customers[(no, phone)] = customer
+
+    results: dict[int, dict] = {}
+    new: dict[str, tuple[int, Purchase]] = {}
+    for index, item, customer in found:
+        ext = item["external_id"]
+        if customer is None and ext not in existing:
+            customer = created_customers[(item["customer_no"], item["phone"])]
+        row = {"index": index, "external_id": ext, "status": "created", "id": None}
+        if ext in existing or ext in new:
+            stored = existing.get(ext) or new[ext][1]
+            values = {**item, "customer_id": customer.pk if customer else None}
+            sent, kept = _sale_values(values), _sale_values(stored)
+            if customer is None:  # its customer is unknown now (merged, renumbered): not compared
+                sent["customer"] = kept["customer"]
+            for optional in ("cost", "channel", "items"):
+                if optional not in item:  # not sent again: not compared
+                    sent[optional] = kept[optional]
+            same = sent == kept
+            row.update(status="exists" if same else "conflict", id=stored.pk)
+            if not same:
+                row["stored"] = kept
+            if ext in new:
+                row["_pending"] = new[ext][0]
+        else:
+            purchase = Purchase(
+                business=business, customer=customer, occurred_at=item["occurred_at"],
+                amount=item["amount"], cost=item.get("cost"), channel=item.get("channel") or "",
+                items=item.get("items") or "", external_id=ext,
+            )  # fmt: skip
+            new[ext] = (index, purchase)
+        results[index] = row
+
+    # Written in external-id order: one lock order for every concurrent batch.
+    ordered = [new[ext] for ext in sorted(new)]
+    created = Purchase.objects.bulk_create([p for _i, p in ordered])
+    for (index, _p), purchase in zip(ordered, created, strict=True):
+        results[index]["id"] = purchase.pk
+    for row in results.values():
+        if "_pending" in row:  # the same sale twice in this batch: point at the one written
+            row["id"] = results[row.pop("_pending")]["id"]
     new_ids = [p.pk for p in created if p.pk is not None]
-    transaction.on_commit(
-        lambda: purchases_recorded.send(sender=Purchase, business=business, purchase_ids=new_ids)
-    )
-    return results
+    if new_ids:
+        transaction.on_commit(
+            lambda: purchases_recorded.send(
+                sender=Purchase, business=business, purchase_ids=new_ids
+            )
+        )
+    return [results[i] for i in sorted(results)]

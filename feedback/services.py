@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -32,6 +34,7 @@ REQUEST_GAP = timedelta(days=30)
 # A request queued but still scheduled after this long (worker down, task lost) is queued again.
 REQUEUE_AFTER = timedelta(minutes=15)
 MAX_SEND_ATTEMPTS = 3
+MAX_SCHEDULE_ATTEMPTS = 5
 
 # FeedbackRequest.reason codes (the admin shows the label).
 REASONS = {
@@ -255,29 +258,76 @@ def feedback_request_schedule(
         return _schedule(purchase, _Context(business, feedback_settings_for(business), now))
 
 
-@transaction.atomic
 def feedback_requests_schedule_for_purchases(
     *, business: Business, purchase_ids: list[int], now: datetime | None = None
 ) -> list[FeedbackRequest]:
     """The same for purchases written in bulk (API ingest): only `business`'s purchases count;
-    a customer's newest purchase is the one asked about."""
+    a customer's newest purchase is the one asked about.
+
+    Once per batch, not per purchase: one read of the candidates, one lock of their customers
+    (in id order, FOR NO KEY UPDATE so that concurrent sales inserts referencing them are not
+    blocked), one read of who was asked recently, one insert. A deadlock or serialization
+    failure that still happens is retried."""
     now = now or timezone.now()
-    ctx = _Context(business, feedback_settings_for(business), now)
-    purchases = (
+    for attempt in range(MAX_SCHEDULE_ATTEMPTS):
+        try:
+            return _schedule_for_purchases(business, list(purchase_ids), now)
+        except OperationalError as exc:
+            retry = getattr(exc.__cause__, "sqlstate", None) in {"40P01", "40001"}
+            if attempt == MAX_SCHEDULE_ATTEMPTS - 1 or not retry:
+                raise
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))
+    return []  # pragma: no cover
+
+
+@transaction.atomic
+def _schedule_for_purchases(
+    business: Business, purchase_ids: list[int], now: datetime
+) -> list[FeedbackRequest]:
+    newest: dict[int, Purchase] = {}
+    for purchase in (
         Purchase.objects.for_business(business)
-        .filter(pk__in=list(purchase_ids))
+        .filter(pk__in=purchase_ids)
         .filter(occurred_at__gte=now - REQUEST_RECENT, occurred_at__lte=now + REQUEST_FUTURE_SLACK)
         .filter(customer__marketing_consent=True)
-        .select_related("customer")
+        .exclude(customer__status=Customer.Status.BLOCKED)
+        .only("pk", "customer_id", "occurred_at")
         .order_by("-occurred_at", "-id")
+    ):
+        newest.setdefault(purchase.customer_id, purchase)
+    if not newest:
+        return []  # the common case: nothing recent from a consenting customer
+    fs = feedback_settings_for(business)
+    if _business_refusal(business, fs):
+        return []
+    # One customer's purchases schedule one after the other: never two requests.
+    locked = set(
+        Customer.objects.select_for_update(no_key=True)
+        .filter(pk__in=sorted(newest), marketing_consent=True)
+        .exclude(status=Customer.Status.BLOCKED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    created = []
-    for purchase in purchases:
-        purchase.business = business
-        request = _schedule(purchase, ctx)
-        if request is not None:
-            created.append(request)
-    return created
+    asked = set(
+        FeedbackRequest.objects.filter(customer_id__in=locked)
+        .filter(
+            Q(status=FeedbackRequest.Status.SCHEDULED)
+            | Q(status=FeedbackRequest.Status.SENT, sent_at__gte=now - REQUEST_GAP)
+        )
+        .values_list("customer_id", flat=True)
+    )
+    delay = timedelta(hours=fs.request_delay_hours)
+    return FeedbackRequest.objects.bulk_create(
+        FeedbackRequest(
+            business=business,
+            customer_id=customer_id,
+            purchase=purchase,
+            due_at=purchase.occurred_at + delay,
+            created_at=now,
+        )
+        for customer_id, purchase in newest.items()
+        if customer_id in locked and customer_id not in asked
+    )
 
 
 @transaction.atomic

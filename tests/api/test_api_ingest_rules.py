@@ -1,0 +1,192 @@
+"""Issue 9: the sales ingest's rules — the amount bound (item 1), conflicting duplicates
+(item 3), naming a customer by id (item 19), batched feedback requests (item 8)."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from customers.models import Interaction, Purchase
+from customers.money import AMOUNT_MAX
+from feedback.models import FeedbackRequest
+from tests.factories import CustomerFactory, PurchaseFactory
+
+SALE = {"customer_no": "001", "occurred_at": "2026-01-01T10:00:00+08:00", "external_id": "T-1"}
+
+
+@pytest.fixture
+def known(tea):
+    return CustomerFactory(business=tea.business, customer_no="001")
+
+
+# --- item 1: one bound for a sale amount ----------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["amount", "cost"])
+def test_amount_over_the_bound_is_refused_with_400(tea, known, api_for, field):
+    sale = {**SALE, "amount": "10", field: "1000000.01"}
+    response = api_for(tea.business).post("/api/v1/purchases/", sale, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]["0"]
+    assert "1000000" in str(response.json()["error"]["fields"]["0"][field])
+    assert Purchase.objects.count() == 0
+
+
+def test_amount_at_the_bound_is_accepted(tea, known, api_for):
+    response = api_for(tea.business).post(
+        "/api/v1/purchases/", {**SALE, "amount": "1000000.00"}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    assert Purchase.objects.get().amount == AMOUNT_MAX
+
+
+def test_bulk_names_the_item_over_the_bound_and_writes_nothing(tea, known, api_for):
+    batch = [
+        {**SALE, "amount": "10", "external_id": "A"},
+        {**SALE, "amount": "9999999999.99", "external_id": "B"},
+    ]
+    response = api_for(tea.business).post("/api/v1/purchases/bulk/", batch, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {"1"}
+    assert Purchase.objects.count() == 0
+
+
+def test_model_and_database_refuse_amounts_over_the_bound(tea, known):
+    purchase = Purchase(
+        business=tea.business, customer=known, amount=Decimal("1000000.01"), external_id="X"
+    )
+    with pytest.raises(ValidationError) as caught:
+        purchase.full_clean()
+    assert "amount" in caught.value.message_dict
+    with pytest.raises(IntegrityError), transaction.atomic():
+        purchase.save()  # the CHECK constraint holds even where validation is skipped
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Interaction.objects.create(
+            business=tea.business, customer=known, cost_amount=Decimal("1000000.01")
+        )
+
+
+def test_patch_over_the_bound_through_the_api_is_refused(tea, known, api_for):
+    purchase = PurchaseFactory(customer=known)
+    response = api_for(tea.business).patch(
+        f"/api/v1/purchases/{purchase.pk}/", {"amount": "8197449450.00"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "amount" in response.json()["error"]["fields"]
+
+
+# --- item 3: conflicting duplicates ---------------------------------------------------------
+
+
+def test_identical_resend_stays_idempotent(tea, known, api_for):
+    api = api_for(tea.business)
+    first = api.post("/api/v1/purchases/bulk/", [{**SALE, "amount": "10"}], format="json")
+    again = api.post("/api/v1/purchases/bulk/", [{**SALE, "amount": "10.00"}], format="json")
+    assert first.json()["created"] == 1
+    row = again.json()["results"][0]
+    assert (row["status"], row["id"]) == ("exists", first.json()["results"][0]["id"])
+    assert "stored" not in row
+    assert Purchase.objects.count() == 1
+
+
+def test_resend_with_a_different_amount_is_a_conflict_with_stored_values(tea, known, api_for):
+    api = api_for(tea.business)
+    api.post("/api/v1/purchases/bulk/", [{**SALE, "amount": "10"}], format="json")
+    response = api.post("/api/v1/purchases/bulk/", [{**SALE, "amount": "99"}], format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["created"], body["existing"], body["conflicts"]) == (0, 0, 1)
+    row = body["results"][0]
+    assert row["status"] == "conflict"
+    assert row["id"] == Purchase.objects.get().pk
+    assert row["stored"]["amount"] == "10.00"
+    assert row["stored"]["customer"] == known.pk
+    assert Purchase.objects.get().amount == Decimal("10")
+
+
+def test_same_external_id_twice_in_one_batch(tea, known, api_for):
+    batch = [
+        {**SALE, "amount": "10"},
+        {**SALE, "amount": "10"},
+        {**SALE, "amount": "20", "occurred_at": "2026-01-02T10:00:00+08:00"},
+    ]
+    body = api_for(tea.business).post("/api/v1/purchases/bulk/", batch, format="json").json()
+    statuses = [r["status"] for r in body["results"]]
+    assert statuses == ["created", "exists", "conflict"]
+    stored_id = Purchase.objects.get().pk
+    assert [r["id"] for r in body["results"]] == [stored_id] * 3
+    assert body["results"][2]["stored"]["amount"] == "10.00"
+
+
+def test_single_post_conflict_answers_409_with_stored_values(tea, known, api_for):
+    api = api_for(tea.business)
+    api.post("/api/v1/purchases/", {**SALE, "amount": "10"}, format="json")
+    response = api.post("/api/v1/purchases/", {**SALE, "amount": "11"}, format="json")
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "conflict"
+    assert error["stored"]["amount"] == "10.00"
+    assert "external_id" in error["fields"]
+
+
+# --- item 19: the customer by its API id ----------------------------------------------------
+
+
+def test_purchase_names_customer_by_id(tea, api_for):
+    api = api_for(tea.business)
+    created = api.post("/api/v1/customers/", {"name": "只有名字"}, format="json").json()
+    sale = {"customer": created["id"], "occurred_at": "2026-01-01T10:00:00Z", "amount": "5",
+            "external_id": "BY-ID"}  # fmt: skip
+    response = api.post("/api/v1/purchases/", sale, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["customer"] == created["id"]
+
+
+def test_customer_id_of_another_business_is_not_found(tea, salon, api_for):
+    other = CustomerFactory(business=salon.business)
+    sale = {"customer": other.pk, "occurred_at": "2026-01-01T10:00:00Z", "amount": "5",
+            "external_id": "BY-ID"}  # fmt: skip
+    response = api_for(tea.business).post("/api/v1/purchases/", sale, format="json")
+    assert response.status_code == 400
+    assert "customer" in response.json()["error"]["fields"]["0"]
+    assert Purchase.objects.count() == 0
+
+
+# --- item 8: per-batch work once per batch --------------------------------------------------
+
+
+def test_feedback_requests_for_a_batch_cost_a_constant_number_of_queries(
+    tea, api_for, django_capture_on_commit_callbacks
+):
+    people = [
+        CustomerFactory(business=tea.business, customer_no=f"N{i}", marketing_consent=True)
+        for i in range(60)
+    ]
+    now = timezone.now().isoformat()
+    api = api_for(tea.business)
+    api.get("/api/v1/tags/")  # the key's last use is written once a minute
+
+    def post(n: int, prefix: str) -> int:
+        batch = [
+            {"customer_no": c.customer_no, "occurred_at": now, "amount": "9",
+             "external_id": f"{prefix}-{c.pk}"}
+            for c in people[:n]
+        ]  # fmt: skip
+        with (
+            CaptureQueriesContext(connection) as queries,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            assert api.post("/api/v1/purchases/bulk/", batch, format="json").status_code == 200
+        return len(queries)
+
+    post(5, "W")  # creates the business's feedback settings once
+    FeedbackRequest.objects.all().delete()
+    small = post(5, "S")
+    FeedbackRequest.objects.all().delete()
+    large = post(60, "L")
+    assert large == small
+    assert FeedbackRequest.objects.count() == 60
+    assert large <= 20
