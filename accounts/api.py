@@ -5,20 +5,32 @@ related-field choices go through `accounts.tenancy.scope_queryset`, as in the ad
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+import json
+import logging
+import time
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
 from .models import Business, BusinessAPIKey
 from .tenancy import business_for, is_operator, is_owner, scope_queryset
+
+logger = logging.getLogger(__name__)
 
 
 class ApiKeyUser:
@@ -50,8 +62,11 @@ class ApiKeyAuthentication(BaseAuthentication):
         if scheme != self.keyword:
             return None
         key = key.strip()
+        failures = FailedKeyThrottle(request)
+        if failures.exceeded():
+            raise exceptions.Throttled(wait=failures.wait)
         try:
-            api_key = BusinessAPIKey.objects.get_from_key(key)
+            api_key = BusinessAPIKey.objects.get_from_key(key) if len(key) <= 200 else None
         except BusinessAPIKey.DoesNotExist:
             api_key = None
         if (
@@ -60,6 +75,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             or api_key.has_expired
             or not api_key.business.is_active
         ):
+            failures.record(prefix=key.partition(".")[0][:12])
             raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
         now = timezone.now()
         if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
@@ -68,6 +84,40 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+class FailedKeyThrottle:
+    """Wrong API keys per client IP: after XW_API_FAILED_KEYS_PER_MIN failures in a minute,
+    every key from that IP answers 429 until the minute is over (a right key too, so that
+    guessing cannot go on). Counted in the cache (shared through CACHE_URL) and logged."""
+
+    window = 60
+
+    def __init__(self, request):
+        self.ip = request.META.get("REMOTE_ADDR") or "?"
+        now = time.time()
+        slot = int(now // self.window)
+        self.key = f"xw:failed-api-key:{self.ip}:{slot}"
+        self.wait = (slot + 1) * self.window - now
+        self.limit = settings.XW_API_FAILED_KEYS_PER_MIN
+
+    def exceeded(self) -> bool:
+        return (cache.get(self.key) or 0) >= self.limit
+
+    def record(self, *, prefix: str) -> None:
+        cache.add(self.key, 0, timeout=self.window + 1)
+        try:
+            count = cache.incr(self.key)
+        except ValueError:  # expired between add and incr
+            cache.set(self.key, 1, timeout=self.window + 1)
+            count = 1
+        logger.warning(
+            "Failed API key from %s (prefix %r): %d in this minute%s",
+            self.ip,
+            prefix,
+            count,
+            "; throttled" if count >= self.limit else "",
+        )
 
 
 class BusinessPermission(permissions.BasePermission):
@@ -93,7 +143,8 @@ class BusinessPermission(permissions.BasePermission):
 
 
 class BusinessScopedAPIMixin:
-    """Scopes a DRF view of business-owned rows: querysets, creation, related choices."""
+    # Scopes a DRF view of business-owned rows: querysets, creation, related choices.
+    # (A comment, not a docstring: the schema would show it to integrators.)
 
     permission_classes = (BusinessPermission,)
     owner_only_delete = True
@@ -187,20 +238,39 @@ class ApiKeyThrottle(SimpleRateThrottle):
         return getattr(self, "_wait", None)
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+MAX_OFFSET = timedelta(hours=14)
+
+
 class BoundedDateTimeField(serializers.DateTimeField):
-    """A timestamp between 1900 and 2200, stored in UTC: odd offsets (+20:29) and far
-    years are refused with a message instead of failing in the database."""
+    """A timestamp from 1970 to 2199, stored in UTC: odd offsets (+20:29, +23:59: real zones
+    use whole quarter hours up to ±14:00) and far years are refused with a message instead
+    of being stored wrongly or failing in the database."""
 
     def to_internal_value(self, value):
+        # Checked on the text as sent: DRF converts to the server's zone before we see it.
+        if isinstance(value, str):
+            try:
+                sent = parse_datetime(value.strip())
+            except ValueError:
+                sent = None
+            if sent is not None:
+                self._check(sent)
         parsed = super().to_internal_value(value)
-        if not 1900 <= parsed.year <= 2200:
-            raise serializers.ValidationError(_("Give a date between 1900 and 2200."))
-        if parsed.tzinfo is not None:
-            offset = parsed.utcoffset()
-            if offset is None or abs(offset) > timedelta(hours=14):
-                raise serializers.ValidationError(_("The time zone offset is not valid."))
-            parsed = parsed.astimezone(UTC)
-        return parsed
+        self._check(parsed)
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed
+
+    @staticmethod
+    def _check(moment: datetime) -> None:
+        offset = moment.utcoffset()
+        if offset is not None and (abs(offset) > MAX_OFFSET or offset % timedelta(minutes=15)):
+            raise serializers.ValidationError(
+                _("The time zone offset is not valid: use one between -12:00 and +14:00.")
+            )
+        utc = moment.astimezone(UTC) if offset is not None else moment.replace(tzinfo=UTC)
+        if not EARLIEST <= utc < LATEST:
+            raise serializers.ValidationError(_("Give a date between 1970 and 2199."))
 
 
 class BoundedIsoDateTimeFilter(filters.IsoDateTimeFilter):
@@ -259,3 +329,85 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Api-Key <key>`",
         }
+
+
+class BodyTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+    def __init__(self):
+        limit = settings.XW_API_BODY_MAX
+        super().__init__(
+            _("The request body is larger than %(limit)d KB.") % {"limit": limit // 1024}
+        )
+
+
+class BoundedJSONParser(JSONParser):
+    """JSON bodies up to XW_API_BODY_MAX bytes (413 above, before reading it all); nesting too
+    deep for the decoder is a 400 like any other malformed JSON."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.XW_API_BODY_MAX
+        request = (parser_context or {}).get("request")
+        meta = getattr(request, "META", {}) if request is not None else {}
+        try:
+            length = int(meta.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            raise BodyTooLarge()
+        data = stream.read(limit + 1)
+        if len(data) > limit:
+            raise BodyTooLarge()
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            return json.loads(data.decode(encoding), parse_constant=_no_constants)
+        except RecursionError as exc:
+            raise exceptions.ParseError(_("The JSON is nested too deeply.")) from exc
+        except ValueError as exc:
+            raise exceptions.ParseError(
+                _("The body is not valid JSON: %(error)s") % {"error": exc}
+            ) from exc
+
+
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class CursorPage(CursorPagination):
+    """Cursor pages of `page_size` rows (default 50, at most XW_API_PAGE_SIZE_MAX); a cursor
+    that was not given by the API is a 400, whatever it decodes to."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    ordering = "-id"
+    invalid_cursor_message = _("The cursor is not valid: follow the next or previous link.")
+
+    @property
+    def max_page_size(self) -> int:
+        return settings.XW_API_PAGE_SIZE_MAX
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request):
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound as exc:
+            raise exceptions.ValidationError({"cursor": [self.invalid_cursor_message]}) from exc
+        if cursor is None or cursor.position is None:
+            return cursor
+        name = self.ordering[0].lstrip("-")
+        try:
+            field = self._model._meta.get_field(name)
+            value = field.to_python(cursor.position)
+            if "\x00" in cursor.position or len(cursor.position) > 200:
+                raise ValueError
+            if isinstance(value, int) and not -MAX_ID < value < MAX_ID:
+                raise ValueError
+            if isinstance(value, datetime) and not 1 < value.year < 9999:
+                raise ValueError
+        except (DjangoValidationError, FieldDoesNotExist, ValueError, OverflowError) as exc:
+            raise exceptions.ValidationError({"cursor": [self.invalid_cursor_message]}) from exc
+        return cursor

@@ -11,7 +11,8 @@ bench/import_bench.py writes), starts gunicorn (`--workers 5`, sync) on a free p
    `/api/v1/purchases/bulk/` (keep-alive connections); purchases/s over the wall time of
    each round, every status code counted (a 500 is a lost sale). The sales are "today"
    (`--recent-percent`) and a fifth of the customers gave marketing consent, so the
-   feedback-request scheduling runs as it does for a real till. Medians of `--rounds` rounds, fresh external ids each.
+   feedback-request scheduling runs as it does for a real till. Medians of `--rounds`
+   rounds, fresh external ids each.
    Beside it, in the same run: the file import (`customers.importing.import_file`) of the
    same purchase rows into the second business, in-process (rows/s).
 2. **Customer list vs a trivial endpoint**: p50/p95 of `GET /api/v1/customers/?status=active`
@@ -36,7 +37,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -179,9 +180,7 @@ def main(argv=None) -> int:
     unique = Customer.objects.filter(business=shops["api"]).count()
     # Some customers agreed to marketing: their same-day sales ask for feedback.
     for slug in ("api", "file"):
-        ids = list(
-            Customer.objects.filter(business=shops[slug]).values_list("pk", flat=True)[::5]
-        )
+        ids = list(Customer.objects.filter(business=shops[slug]).values_list("pk", flat=True)[::5])
         Customer.objects.filter(pk__in=ids).update(marketing_consent=True)
     _obj, key = api_key_create(business=shops["api"], name="bench")
 
@@ -247,9 +246,12 @@ def main(argv=None) -> int:
     result: dict = {"label": args.label, "database": vendor, "workers": args.workers, "rows": []}
     try:
         # Warm every worker up (imports, connections) before anything is timed.
-        warm = [threading.Thread(target=lambda: [
-            _request(c, "GET", "/api/v1/tags/", key) for c in [server.connection()] for _ in range(5)
-        ]) for _ in range(args.workers * 2)]  # fmt: skip
+        def warm_up():
+            conn = server.connection()
+            for _ in range(5):
+                _request(conn, "GET", "/api/v1/tags/", key)
+
+        warm = [threading.Thread(target=warm_up) for _ in range(args.workers * 2)]
         for t in warm:
             t.start()
         for t in warm:

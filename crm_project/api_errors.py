@@ -3,14 +3,14 @@
 {"error": {"status": 400, "code": "invalid", "message": "…", "fields": {"amount": ["…"]}}}
 """
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from accounts.api import model_errors
+from accounts.api import BodyTooLarge, model_errors
 
 
 def _first_message(detail) -> str:
@@ -29,6 +29,8 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = BodyTooLarge()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

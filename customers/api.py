@@ -14,6 +14,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from accounts.api import (
@@ -32,7 +33,14 @@ from accounts.tenancy import business_for
 from .models import Customer, FollowUp, Interaction, Purchase, Tag
 from .money import AMOUNT_MAX
 from .phones import looks_like_phone, normalize_phone, phone_search_q
-from .services import IngestRejected, customer_merge, customer_save, purchases_ingest
+from .services import (
+    IngestRejected,
+    customer_child_save,
+    customer_merge,
+    customer_save,
+    purchases_ingest,
+    tag_save,
+)
 
 
 class DescribedModelSerializer(serializers.ModelSerializer):
@@ -46,6 +54,11 @@ class DescribedModelSerializer(serializers.ModelSerializer):
 
     def build_field(self, field_name, info, model_class, nested_depth):
         field_class, kwargs = super().build_field(field_name, info, model_class, nested_depth)
+        model_field = info.fields.get(field_name)
+        if isinstance(model_field, models.TextField) and not kwargs.get("read_only"):
+            kwargs["max_length"] = min(
+                kwargs.get("max_length") or settings.XW_API_TEXT_MAX, settings.XW_API_TEXT_MAX
+            )
         if not kwargs.get("help_text") and "label" in kwargs:
             kwargs["help_text"] = kwargs["label"]
         elif not kwargs.get("help_text"):
@@ -69,7 +82,12 @@ class CustomerSerializer(DescribedModelSerializer):
     tags = TagNamesField(
         child=serializers.CharField(max_length=40),
         required=False,
-        help_text=_("Tag names; sending the list replaces the customer's tags."),
+        max_length=settings.XW_API_TAGS_MAX,
+        help_text=format_lazy(
+            "{} {}",
+            _("Tag names; sending the list replaces the customer's tags."),
+            _("At most %(max)d.") % {"max": settings.XW_API_TAGS_MAX},
+        ),
     )
     assigned_to = ScopedUserField(
         required=False, allow_null=True, help_text=_("Id of the staff member in charge.")
@@ -137,7 +155,25 @@ class CustomerFilter(filters.FilterSet):
         return queryset.filter(query)
 
 
+class MergeSerializer(serializers.Serializer):
+    source = ScopedPrimaryKeyRelatedField(
+        queryset=Customer.objects.all(), help_text=_("Id of the customer merged away")
+    )
+    target = ScopedPrimaryKeyRelatedField(
+        queryset=Customer.objects.all(), help_text=_("Id of the customer kept")
+    )
+
+    def validate(self, attrs):
+        if attrs["source"] == attrs["target"]:
+            raise serializers.ValidationError(_("A customer cannot be merged with itself."))
+        return attrs
+
+
 class CustomerViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
+    """Your business's customers, newest first, each with its current customer-value score.
+    Phones are accepted in any format and stored as +86…; phone and customer number are
+    unique within the business. Deleting needs an owner's session (API keys never delete)."""
+
     serializer_class = CustomerSerializer
     filterset_class = CustomerFilter
     ordering_fields = ("id", "updated_at", "created_at")
@@ -146,12 +182,8 @@ class CustomerViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
     queryset = Customer.objects.prefetch_related("tags")
 
     @extend_schema(
-        request=None,
+        request=MergeSerializer,
         responses={200: CustomerSerializer},
-        parameters=[
-            OpenApiParameter("source", int, description=_("Id of the customer merged away")),
-            OpenApiParameter("target", int, description=_("Id of the customer kept")),
-        ],
         description=_(
             "Merge two customers of your business: every purchase, interaction, follow-up, "
             "tag and feedback of `source` moves to `target`; `source` is deleted."
@@ -169,20 +201,6 @@ class CustomerViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
         return Response(self.get_serializer(kept).data)
 
 
-class MergeSerializer(serializers.Serializer):
-    source = ScopedPrimaryKeyRelatedField(
-        queryset=Customer.objects.all(), help_text=_("Id of the customer merged away")
-    )
-    target = ScopedPrimaryKeyRelatedField(
-        queryset=Customer.objects.all(), help_text=_("Id of the customer kept")
-    )
-
-    def validate(self, attrs):
-        if attrs["source"] == attrs["target"]:
-            raise serializers.ValidationError(_("A customer cannot be merged with itself."))
-        return attrs
-
-
 # --- tags ----------------------------------------------------------------------------------
 
 
@@ -194,20 +212,24 @@ class TagSerializer(DescribedModelSerializer):
         validators: list = []
 
     def save(self, **kwargs):
-        if self.instance is None:
-            self.instance = Tag(business=kwargs["business"])
-        self.instance.name = self.validated_data["name"]
-        self.instance.full_clean()
-        self.instance.save()
+        self.instance = tag_save(
+            business=kwargs.get("business") or self.instance.business,
+            name=self.validated_data.get("name"),
+            instance=self.instance,
+        )
         return self.instance
 
 
 class TagViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
+    """Your business's tags, in name order. Deleting a tag removes it from its customers
+    (sessions only: API keys never delete)."""
+
     queryset = Tag.objects.all()
     serializer_class = TagSerializer
-    pagination_class = None
     owner_only_delete = False
-    filter_backends: tuple = ()
+    filter_backends = (OrderingFilter,)
+    ordering_fields = ("name", "id")
+    ordering = ("name",)
 
 
 # --- history -------------------------------------------------------------------------------
@@ -219,13 +241,12 @@ class _ChildSerializer(DescribedModelSerializer):
     )
 
     def save(self, **kwargs):
-        obj = self.instance or self.Meta.model(business=kwargs["business"])
-        for field, value in self.validated_data.items():
-            setattr(obj, field, value)
-        obj.full_clean()
-        obj.save()
-        self.instance = obj
-        return obj
+        self.instance = customer_child_save(
+            business=kwargs.get("business") or self.instance.business,
+            instance=self.instance or self.Meta.model(),
+            data=dict(self.validated_data),
+        )
+        return self.instance
 
 
 class PurchaseSerializer(_ChildSerializer):
@@ -527,6 +548,9 @@ class PurchaseViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
 
 
 class InteractionViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
+    """Calls, visits, messages, service work, complaints and notes with a customer, with an
+    optional cost to serve. API keys never delete."""
+
     queryset = Interaction.objects.select_related("customer")
     serializer_class = InteractionSerializer
     filterset_class = InteractionFilter
@@ -536,6 +560,9 @@ class InteractionViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
 
 
 class FollowUpViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
+    """Tasks due for a customer ("call back Tuesday"); `open=true` lists the ones not done.
+    API keys never delete."""
+
     queryset = FollowUp.objects.all()
     serializer_class = FollowUpSerializer
     filterset_class = FollowUpFilter

@@ -117,6 +117,32 @@ def customer_save(
     return customer
 
 
+@transaction.atomic
+def tag_save(*, business: Business, name: str | None = None, instance: Tag | None = None) -> Tag:
+    """Create a tag, or rename `instance` (a missing name keeps the current one)."""
+    tag = instance or Tag(business=business)
+    if name is not None:
+        tag.name = name.strip()
+    tag.full_clean()
+    tag.save()
+    return tag
+
+
+@transaction.atomic
+def customer_child_save(
+    *, business: Business, instance: Interaction | Purchase | FollowUp, data: dict
+) -> Interaction | Purchase | FollowUp:
+    """Create or change a row of a customer's history (interaction, purchase, follow-up)
+    through the model's rules: same business as its customer, bounds, constraints."""
+    if instance.pk is None:
+        instance.business = business
+    for field, value in data.items():
+        setattr(instance, field, value)
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
 class IngestRejected(Exception):
     """Some items cannot be recorded; `errors` maps each item's index to field messages."""
 

@@ -76,6 +76,9 @@ class FeedbackViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
+    """Feedback your customers left (NPS, stars, topic, comment), newest first. Only the
+    triage fields `status` and `reply` can be changed."""
+
     queryset = Feedback.objects.all()
     serializer_class = FeedbackSerializer
     filterset_class = FeedbackFilter

@@ -106,6 +106,9 @@ class ScoringRunSerializer(DescribedModelSerializer):
 
 
 class ScoringRunViewSet(BusinessScopedAPIMixin, viewsets.ReadOnlyModelViewSet):
+    """Scoring runs of your business (nightly, on demand): when, how long, how many customers,
+    fitted parameters and warnings, newest first."""
+
     queryset = ScoringRun.objects.all()
     serializer_class = ScoringRunSerializer
     ordering_fields = ("id", "started_at")

@@ -121,12 +121,12 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "accounts.api.CursorPage",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "crm_project.api_errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["accounts.api.BoundedJSONParser"],
     "LIST_SERIALIZER_ERRORS_AS_DICT": True,
 }
 SPECTACULAR_SETTINGS = {
@@ -148,6 +148,13 @@ SPECTACULAR_SETTINGS = {
 }
 # The bulk ingest accepts up to 1,000 purchases a request.
 XW_API_BULK_MAX = 1000
+# API limits (docs/api.md): request body size, rows per page, text fields, tags per customer,
+# wrong API keys per client IP and minute before every key from it answers 429.
+XW_API_BODY_MAX = env.int("XW_API_BODY_MAX", default=2 * 1024 * 1024)
+XW_API_PAGE_SIZE_MAX = 200
+XW_API_TEXT_MAX = 5000
+XW_API_TAGS_MAX = 50
+XW_API_FAILED_KEYS_PER_MIN = env.int("XW_API_FAILED_KEYS_PER_MIN", default=20)
 
 LOGGING = {
     "version": 1,
