@@ -5,10 +5,11 @@ from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status, viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from accounts.api import BusinessScopedAPIMixin
 from customers.api import (
@@ -117,14 +118,19 @@ class ScoringRunViewSet(BusinessScopedAPIMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         request=None,
-        responses={
-            202: inline_serializer(
-                "RescoreQueued", {"queued": serializers.BooleanField(help_text=_("Always true"))}
-            )
-        },
-        description=_("Queue a rescoring of every customer of your business."),
+        responses={202: ScoringRunSerializer},
+        description=_(
+            "Queue a rescoring of every customer of your business. Answers 202 with the queued "
+            "run (follow its `Location` until `status` is succeeded or failed). While a run is "
+            "still queued, asking again returns that run instead of queuing another."
+        ),
     )
     @action(detail=False, methods=["post"])
     def rescore(self, request):
-        score_business_after_commit(self.business, ScoringRun.Trigger.MANUAL)
-        return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
+        run, _created = score_business_after_commit(self.business, ScoringRun.Trigger.MANUAL)
+        location = reverse("scoringrun-detail", kwargs={"pk": run.pk}, request=request)
+        return Response(
+            self.get_serializer(run).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": location},
+        )

@@ -36,6 +36,7 @@ class Action(models.TextChoices):
 
 class ScoringRun(BusinessOwned):
     class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
         RUNNING = "running", _("Running")
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")

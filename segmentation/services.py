@@ -94,10 +94,42 @@ def score_compute(
     return inputs, satisfaction, result, fallback_source
 
 
+@transaction.atomic
+def scoring_run_queue(*, business: Business, trigger: str) -> tuple[ScoringRun, bool]:
+    """A run waiting for a worker: (the run, whether this call created it). While one is
+    queued for the business, asking again returns it instead of queuing a second run."""
+    Business.objects.select_for_update().filter(pk=business.pk).first()
+    now = timezone.now()
+    # A run queued longer than a task may take was lost (worker down): it never ran.
+    ScoringRun.objects.filter(
+        business=business,
+        status=ScoringRun.Status.QUEUED,
+        started_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
+    ).update(status=ScoringRun.Status.FAILED, error="never started", finished_at=now)
+    pending = ScoringRun.objects.filter(business=business, status=ScoringRun.Status.QUEUED)
+    run = pending.order_by("id").first()
+    if run is not None:
+        return run, False
+    as_of = timezone.localdate(timezone=ZoneInfo(business.time_zone))
+    run = ScoringRun.objects.create(
+        business=business,
+        as_of=as_of,
+        trigger=trigger,
+        status=ScoringRun.Status.QUEUED,
+        started_at=now,
+    )
+    return run, True
+
+
 def scoring_run_execute(
-    *, business: Business, as_of: date | None = None, trigger: str = ScoringRun.Trigger.COMMAND
+    *,
+    business: Business,
+    as_of: date | None = None,
+    trigger: str = ScoringRun.Trigger.COMMAND,
+    queued_run_id: int | None = None,
 ) -> ScoringRun:
     """Score every customer of `business` as of `as_of` (default: today, local time).
+    `queued_run_id` (from scoring_run_queue) is the run record to fill in, if still queued.
 
     Idempotent: the same as-of date gives identical score rows. The write is one
     transaction: a run that dies midway leaves the previous scores intact.
@@ -110,9 +142,15 @@ def scoring_run_execute(
         status=ScoringRun.Status.RUNNING,
         started_at__lt=timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
     ).update(status=ScoringRun.Status.FAILED, error="interrupted")
-    run = ScoringRun.objects.create(
-        business=business, as_of=as_of, trigger=trigger, started_at=timezone.now()
-    )
+    taken = queued_run_id is not None and ScoringRun.objects.filter(
+        pk=queued_run_id, business=business, status=ScoringRun.Status.QUEUED
+    ).update(status=ScoringRun.Status.RUNNING, as_of=as_of, started_at=timezone.now())
+    if taken:
+        run = ScoringRun.objects.get(pk=queued_run_id)
+    else:
+        run = ScoringRun.objects.create(
+            business=business, as_of=as_of, trigger=trigger, started_at=timezone.now()
+        )
     try:
         inputs, satisfaction, result, fallback_source = score_compute(
             business=business, as_of=as_of

@@ -190,3 +190,31 @@ def test_feedback_requests_for_a_batch_cost_a_constant_number_of_queries(
     assert large == small
     assert FeedbackRequest.objects.count() == 60
     assert large <= 20
+
+
+# --- item 20: rescore answers with its run and never queues twice ---------------------------
+
+
+def test_rescore_returns_run_and_location_and_does_not_queue_twice(
+    tea, api_for, django_capture_on_commit_callbacks
+):
+    from segmentation.models import ScoringRun
+
+    CustomerFactory(business=tea.business)
+    api = api_for(tea.business)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first = api.post("/api/v1/scoring-runs/rescore/")
+        second = api.post("/api/v1/scoring-runs/rescore/")
+    assert (first.status_code, second.status_code) == (202, 202)
+    run_id = first.json()["id"]
+    assert second.json()["id"] == run_id
+    assert first.json()["status"] == "queued"
+    assert first["Location"].endswith(f"/api/v1/scoring-runs/{run_id}/")
+    assert ScoringRun.objects.count() == 1
+    assert len(callbacks) == 1  # one task queued
+    callbacks[0]()  # the worker runs it (eager in tests)
+    done = api.get(f"/api/v1/scoring-runs/{run_id}/").json()
+    assert done["status"] == "succeeded"
+    assert ScoringRun.objects.count() == 1
+    third = api.post("/api/v1/scoring-runs/rescore/")
+    assert third.json()["id"] != run_id  # nothing pending any more: a new run
