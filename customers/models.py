@@ -15,6 +15,9 @@ from accounts.tenancy import BusinessOwned, BusinessQuerySet
 from .phones import normalize_phone
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
+# Free-text bounds (forms, admin, API and import all read them from the field).
+NOTES_MAX = 4000
+ITEMS_MAX = 2000
 
 
 class Tag(BusinessOwned):
@@ -109,7 +112,7 @@ class Customer(BusinessOwned):
     )
     marketing_consent = models.BooleanField(_("marketing consent"), default=False)
     marketing_consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
-    notes = models.TextField(_("notes"), blank=True)
+    notes = models.TextField(_("notes"), max_length=NOTES_MAX, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -243,7 +246,7 @@ class Purchase(_CustomerChild):
         help_text=_("Optional. Without it, the business's default margin is used."),
     )
     channel = models.CharField(_("channel"), max_length=40, blank=True)
-    items = models.TextField(_("items"), blank=True)
+    items = models.TextField(_("items"), max_length=ITEMS_MAX, blank=True)
     external_id = models.CharField(
         _("external id"),
         max_length=64,

@@ -23,11 +23,11 @@ from django.core.validators import validate_email
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from ..money import AMOUNT_MAX
 from ..phones import normalize_phone
 from .columns import normalize_header
 
 CENT = Decimal("0.01")
-MAX_AMOUNT = Decimal("9999999999.99")  # DecimalField(max_digits=12, decimal_places=2)
 EXCEL_EPOCH = datetime(1899, 12, 30)  # noqa: DTZ001 - Excel serials are wall-clock, no zone
 FORMULA_START = frozenset("=+-@")
 # What people type into a cell that means "nothing here".
@@ -177,8 +177,11 @@ def _checked_amount(value: Decimal, text: Any) -> Decimal:
     if value < 0:
         raise CellError(_("An amount cannot be negative."))
     value = value.quantize(CENT, rounding=ROUND_HALF_UP)
-    if value > MAX_AMOUNT:
-        raise CellError(_("“%(value)s” is too large an amount.") % {"value": text})
+    if value > AMOUNT_MAX:
+        raise CellError(
+            _("“%(value)s” is too large an amount: at most %(max)s.")
+            % {"value": text, "max": f"{AMOUNT_MAX:,.2f}"}
+        )
     return value
 
 

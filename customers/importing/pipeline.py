@@ -197,6 +197,9 @@ class BaseImporter:
             if raw is None or raw == "":
                 continue
             try:
+                if type(raw) is str and "\x00" in raw:
+                    # PostgreSQL cannot store it in text; SQLite would: refused on both.
+                    raise CellError(_("The cell contains a NUL character (a zero byte)."))
                 value = parse(raw)
             except CellError as exc:
                 if errors is None:

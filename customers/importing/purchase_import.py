@@ -24,7 +24,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Customer, Purchase
+from ..models import ITEMS_MAX, Customer, Purchase
 from .columns import PURCHASES
 from .parsing import CellError, parse_amount, text_parser
 from .pipeline import CHUNK, NEW, SKIPPED, BaseImporter, chunked
@@ -62,7 +62,7 @@ class PurchaseImporter(BaseImporter):
             "cost": parse_amount,
             "margin": parse_amount,
             "channel": text_parser(40),
-            "items": text_parser(None),
+            "items": text_parser(ITEMS_MAX),
             "external_id": text_parser(64),
         }
         self.db_no: dict[str, int] = {}
