@@ -37,7 +37,11 @@ def test_amount_above_the_bound_is_a_row_error_naming_row_column_and_limit(tea, 
     )
     report = import_file(path, business=tea.business, kind="purchases")
     assert not report.written
-    assert [(e["row"], e["column"]) for e in report.errors] == [(3, "金额"), (4, "金额"), (5, "成本")]
+    assert [(e["row"], e["column"]) for e in report.errors] == [
+        (3, "金额"),
+        (4, "金额"),
+        (5, "成本"),
+    ]
     assert "1,000,000.00" in report.errors[0]["message"]
     assert not Purchase.objects.exists()
 
