@@ -217,3 +217,8 @@ XW_TEST_PAUSE_BEFORE_SCORE_WRITE = env.float("XW_TEST_PAUSE_BEFORE_SCORE_WRITE",
 # Feedback (docs/feedback.md)
 XW_FEEDBACK_SENDER = env("XW_FEEDBACK_SENDER", default="feedback.senders.LogSender")
 XW_FEEDBACK_LINK_DAYS = env.int("XW_FEEDBACK_LINK_DAYS", default=30)
+
+# Import limits (docs/limits.md): checked before a file is parsed.
+XW_IMPORT_MAX_ROWS = env.int("XW_IMPORT_MAX_ROWS", default=1_000_000)
+XW_IMPORT_XLSX_MAX_UNCOMPRESSED_MB = env.int("XW_IMPORT_XLSX_MAX_UNCOMPRESSED_MB", default=1024)
+XW_IMPORT_XLSX_MAX_SHARED_STRINGS_MB = env.int("XW_IMPORT_XLSX_MAX_SHARED_STRINGS_MB", default=64)
