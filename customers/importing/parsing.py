@@ -29,7 +29,8 @@ from .columns import normalize_header
 
 CENT = Decimal("0.01")
 EXCEL_EPOCH = datetime(1899, 12, 30)  # noqa: DTZ001 - Excel serials are wall-clock, no zone
-FORMULA_START = frozenset("=+-@")
+# Spreadsheets run these as formulas, the full-width forms too (typed with a Chinese IME).
+FORMULA_START = frozenset("=+-@＝＋－＠﹦")
 # What people type into a cell that means "nothing here".
 PLACEHOLDERS = frozenset({"-", "--", "—", "——", "/", "n/a", "na", "null", "none", "无", "暂无"})
 _PLACEHOLDER_START = frozenset(p[0] for p in PLACEHOLDERS) | frozenset(
@@ -53,11 +54,17 @@ def is_formula_like(text: str) -> bool:
     return bool(stripped) and stripped[0] in FORMULA_START
 
 
+def is_quoted_by_export(text: str) -> bool:
+    """Does `text` carry the exporter's quote? It quotes formula-like text and text that
+    starts with a quote itself, so that '=1+1 and a neutralised =1+1 stay apart."""
+    return len(text) > 1 and text[0] == "'" and (text[1] == "'" or is_formula_like(text[1:]))
+
+
 def cell_text(raw: Any) -> str:
     """Any cell as stripped text; undoes the exporter's neutralising quote ('=…, '+86…)."""
     if type(raw) is str:
         text = raw.strip()
-        if text and text[0] == "'" and is_formula_like(text[1:]):
+        if text and text[0] == "'" and is_quoted_by_export(text):
             text = text[1:].strip()
         if text and text[0] in _PLACEHOLDER_START and text.lower() in PLACEHOLDERS:
             return ""
