@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
@@ -94,6 +93,15 @@ def score_compute(
     return inputs, satisfaction, result, fallback_source
 
 
+def _zone_warnings(business: Business) -> list[str]:
+    if business.time_zone_is_valid:
+        return []
+    return [
+        f"The business's time zone {business.time_zone!r} is not a valid zone name; days were "
+        f"counted in {settings.TIME_ZONE}. Choose the right zone in the business settings."
+    ]
+
+
 def scoring_run_execute(
     *, business: Business, as_of: date | None = None, trigger: str = ScoringRun.Trigger.COMMAND
 ) -> ScoringRun:
@@ -102,7 +110,7 @@ def scoring_run_execute(
     Idempotent: the same as-of date gives identical score rows. The write is one
     transaction: a run that dies midway leaves the previous scores intact.
     """
-    as_of = as_of or timezone.localdate(timezone=ZoneInfo(business.time_zone))
+    as_of = as_of or timezone.localdate(timezone=business.zone)
     started = time.perf_counter()
     # A run whose worker died never finished: say so, rather than leave it "running".
     ScoringRun.objects.filter(
@@ -125,7 +133,7 @@ def scoring_run_execute(
             run.status = ScoringRun.Status.SUCCEEDED
             run.customers_scored = written
             run.parameters = _parameters(result, fallback_source)
-            run.warnings = result.warnings
+            run.warnings = [*result.warnings, *_zone_warnings(business)]
             run.finished_at = timezone.now()
             run.duration_s = round(time.perf_counter() - started, 3)
             run.save()
