@@ -271,17 +271,21 @@ def check_xlsx_limits(source: Source) -> int:
             strings = sum(
                 i.file_size for i in infos if i.filename.lower().endswith("sharedstrings.xml")
             )
-            if total > limit_total or strings > limit_strings:
+            if strings > limit_strings:
                 raise ImportFileError(
                     _(
-                        "The Excel file unpacks to %(size)s MB, more than an import takes "
-                        "(%(max)s MB in all, %(strings)s MB of text). Save it as CSV, or split it."
+                        "The text in this Excel file unpacks to %(size)s MB; an import takes "
+                        "at most %(max)s MB of text. Save it as CSV, or split it."
                     )
-                    % {
-                        "size": f"{total / 1048576:,.0f}",
-                        "max": f"{limit_total >> 20:,}",
-                        "strings": f"{limit_strings >> 20:,}",
-                    }
+                    % {"size": f"{strings / 1048576:,.0f}", "max": f"{limit_strings >> 20:,}"}
+                )
+            if total > limit_total:
+                raise ImportFileError(
+                    _(
+                        "This Excel file unpacks to %(size)s MB; an import takes at most "
+                        "%(max)s MB. Save it as CSV, or split it."
+                    )
+                    % {"size": f"{total / 1048576:,.0f}", "max": f"{limit_total >> 20:,}"}
                 )
             limit_rows = max_rows() + HEADER_SEARCH_ROWS
             most = 0
