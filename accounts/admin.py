@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import APIKey
 
-from .models import Business, BusinessAPIKey, Membership, TeamMember
+from .models import Business, BusinessAPIKey, Membership, TeamMember, time_zone_choices
 from .services import api_key_create
 from .tenancy import business_for, is_operator, is_owner
 
@@ -33,8 +33,22 @@ class BusinessAdmin(admin.ModelAdmin):
             return qs
         return qs.filter(pk=getattr(business_for(request.user), "pk", None))
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "time_zone":  # a select of the zoneinfo names, not free text
+            return forms.TypedChoiceField(
+                label=db_field.verbose_name,
+                choices=time_zone_choices(),
+                initial=db_field.default,
+                help_text=_("The shop's local time: days, reports and scores follow it."),
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def get_readonly_fields(self, request, obj=None):
         return () if is_operator(request.user) else ("slug", "is_active")
+
+    def get_prepopulated_fields(self, request, obj=None):
+        # The slug is read-only for owners: nothing to fill (the form with errors crashed).
+        return self.prepopulated_fields if is_operator(request.user) else {}
 
     def get_inlines(self, request, obj):
         return self.inlines if is_operator(request.user) else ()

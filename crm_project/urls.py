@@ -6,6 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .api_router import router
 
+handler500 = "crm_project.api_errors.server_error"
+
 admin.site.site_header = _("XiaoWei CRM")
 admin.site.site_title = _("XiaoWei CRM")
 admin.site.index_title = _("Back office")

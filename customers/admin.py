@@ -25,6 +25,7 @@ from accounts.tenancy import (
     is_owner,
 )
 
+from .admin_filters import PhoneNeedsCheckingFilter, TagSearchFilter
 from .exporting import (
     CONTENT_TYPES,
     CSV,
@@ -264,10 +265,11 @@ class CustomerAdmin(
     list_display_links = ("name",)
     list_filter = (
         "status",
-        ("tags", ScopedRelatedListFilter),
+        TagSearchFilter,
         "source",
         ("assigned_to", ScopedRelatedListFilter),
         DuplicateFilter,
+        PhoneNeedsCheckingFilter,
     )
     search_fields = ("name", "customer_no", "wechat_id", "email")
     list_select_related = ("assigned_to",)

@@ -46,8 +46,9 @@ _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def neutralise(text: str) -> str:
-    """'=1+1 instead of =1+1: shown as text, never run."""
-    return "'" + text if is_formula_like(text) else text
+    """'=1+1 instead of =1+1: shown as text, never run. Text starting with a quote gets one
+    more ('=1+1 → ''=1+1), so the import takes exactly one off and the round trip is exact."""
+    return "'" + text if text[:1] == "'" or is_formula_like(text) else text
 
 
 @dataclass(frozen=True)

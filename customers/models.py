@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
 from django.utils import timezone
@@ -23,6 +23,9 @@ MONEY_VALIDATORS = [
         AMOUNT_MAX, message=_("Give an amount of at most %(limit_value)s (one sale or cost).")
     ),
 ]
+# Free-text bounds (forms, admin, API and import all read them from the field).
+NOTES_MAX = 4000
+ITEMS_MAX = 5000  # as the API has always taken
 
 
 class Tag(BusinessOwned):
@@ -117,7 +120,9 @@ class Customer(BusinessOwned):
     )
     marketing_consent = models.BooleanField(_("marketing consent"), default=False)
     marketing_consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
-    notes = models.TextField(_("notes"), blank=True)
+    notes = models.TextField(
+        _("notes"), max_length=NOTES_MAX, blank=True, validators=[MaxLengthValidator(NOTES_MAX)]
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -255,7 +260,9 @@ class Purchase(_CustomerChild):
         help_text=_("Optional. Without it, the business's default margin is used."),
     )
     channel = models.CharField(_("channel"), max_length=40, blank=True)
-    items = models.TextField(_("items"), blank=True)
+    items = models.TextField(
+        _("items"), max_length=ITEMS_MAX, blank=True, validators=[MaxLengthValidator(ITEMS_MAX)]
+    )
     external_id = models.CharField(
         _("external id"),
         max_length=64,

@@ -23,13 +23,33 @@ def normalize_phone(raw: str | None, region: str = "CN") -> str:
         raise ValidationError(
             _("“%(value)s” is not a phone number."), code="invalid_phone", params={"value": raw}
         ) from exc
-    if not phonenumbers.is_possible_number(number):
-        raise ValidationError(
-            _("“%(value)s” is not a possible phone number."),
-            code="invalid_phone",
-            params={"value": raw},
-        )
+    # Valid, not merely possible: "12345" or a 10-digit mobile would otherwise be stored
+    # as +8612345 and count as a new customer. An international number (+44…) is checked
+    # against its own country's plan.
+    if not phonenumbers.is_valid_number(number):
+        raise invalid_phone_error(raw, region)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def invalid_phone_error(raw: str | None, region: str) -> ValidationError:
+    return ValidationError(
+        _(
+            "“%(value)s” is not a valid phone number for %(region)s, nor a valid international "
+            "number (+ and the country code)."
+        ),
+        code="invalid_phone",
+        params={"value": raw, "region": (region or "CN").upper()},
+    )
+
+
+def is_valid_phone(stored: str) -> bool:
+    """Is a stored (E.164) phone a real number? Blank counts as fine."""
+    if not stored:
+        return True
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(stored, None))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def looks_like_phone(text: str) -> bool:

@@ -62,3 +62,30 @@ def customer_timeline(customer: Customer, limit: int = 200) -> list[TimelineEven
 
     events.sort(key=sort_key, reverse=True)
     return events[:limit]
+
+
+# At most this many customers are listed by "phone needs checking" (one IN list).
+INVALID_PHONE_LIST_MAX = 10_000
+
+
+def customers_with_invalid_phone(queryset):
+    """The customers of `queryset` (already scoped to a business) whose stored phone is not
+    a valid number: checked in Python with phonenumbers, Chinese mobiles once per block."""
+    from .phones import is_valid_phone
+
+    blocks: dict[str, bool] = {}
+    bad: list[int] = []
+    rows = queryset.exclude(phone="").order_by().values_list("pk", "phone")
+    for pk, phone in rows.iterator(chunk_size=5000):
+        if len(phone) == 14 and phone.startswith("+861") and phone[1:].isdigit():
+            block = phone[:10]
+            valid = blocks.get(block)
+            if valid is None:
+                valid = blocks[block] = is_valid_phone(phone)
+        else:
+            valid = is_valid_phone(phone)
+        if not valid:
+            bad.append(pk)
+            if len(bad) >= INVALID_PHONE_LIST_MAX:
+                break
+    return queryset.filter(pk__in=bad)

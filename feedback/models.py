@@ -1,7 +1,7 @@
 """Feedback from customers' phones: per-business settings, personal links, entries, requests."""
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -14,6 +14,7 @@ from customers.models import Customer, Purchase
 
 COMMENT_MAX = 2000
 REQUEST_MAX = 1000
+REPLY_MAX = 4000
 
 
 class FeedbackSettings(BusinessOwned):
@@ -131,7 +132,9 @@ class Feedback(BusinessOwned):
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.NEW
     )
-    reply = models.TextField(_("reply"), blank=True)
+    reply = models.TextField(
+        _("reply"), max_length=REPLY_MAX, blank=True, validators=[MaxLengthValidator(REPLY_MAX)]
+    )
     replied_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("replied by"),

@@ -21,7 +21,7 @@ from customers.models import Customer, Purchase
 from customers.phones import normalize_phone
 
 from .links import ResolvedLink, absolute_url, business_token, form_path, new_customer_token
-from .models import CustomerFeedbackLink, Feedback, FeedbackRequest, FeedbackSettings
+from .models import REPLY_MAX, CustomerFeedbackLink, Feedback, FeedbackRequest, FeedbackSettings
 from .senders import get_sender
 
 logger = logging.getLogger(__name__)
@@ -154,8 +154,15 @@ def feedback_reply(*, feedback: Feedback, status: str, reply: str, actor: User |
     """Triage: set the status and the owner's reply; a changed reply records who and when."""
     if status not in Feedback.Status.values:
         raise ValidationError(_("Unknown status."))
-    stored = Feedback.objects.select_for_update().get(pk=feedback.pk)
     reply = (reply or "").strip()
+    if len(reply) > REPLY_MAX:
+        raise ValidationError(
+            {
+                "reply": _("The reply is %(length)d characters long; at most %(max)d.")
+                % {"length": len(reply), "max": REPLY_MAX}
+            }
+        )
+    stored = Feedback.objects.select_for_update().get(pk=feedback.pk)
     fields = ["status"]
     stored.status = status
     if reply != stored.reply:

@@ -48,6 +48,16 @@ _PATTERNS: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
         lambda m: _("A model parameter reached its limit (customers are very alike): usable."),
     ),
     (
+        re.compile(r"^The business's time zone '(.*)' is not a valid zone name; .* in (\S+)\."),
+        lambda m: (
+            _(
+                "The time zone “%(zone)s” is not valid: days were counted in %(used)s. Choose "
+                "the right time zone in the business settings."
+            )
+            % {"zone": m[1], "used": m[2]}
+        ),
+    ),
+    (
         re.compile(r"^Ignored (\d+) transaction\(s\) dated after"),
         lambda m: _("%(n)s purchases dated after the as-of day were left out.") % {"n": m[1]},
     ),

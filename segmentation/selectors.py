@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
@@ -29,7 +28,7 @@ class ScoringInputs:
 
 def cutoff(business: Business, as_of: date) -> datetime:
     """The first instant after `as_of` in the business's time zone."""
-    tz = ZoneInfo(business.time_zone)
+    tz = business.zone
     return datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=tz)
 
 

@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
@@ -110,7 +109,7 @@ def scoring_run_queue(*, business: Business, trigger: str) -> tuple[ScoringRun, 
     run = pending.order_by("id").first()
     if run is not None:
         return run, False
-    as_of = timezone.localdate(timezone=ZoneInfo(business.time_zone))
+    as_of = timezone.localdate(timezone=business.zone)
     run = ScoringRun.objects.create(
         business=business,
         as_of=as_of,
@@ -119,6 +118,13 @@ def scoring_run_queue(*, business: Business, trigger: str) -> tuple[ScoringRun, 
         started_at=now,
     )
     return run, True
+def _zone_warnings(business: Business) -> list[str]:
+    if business.time_zone_is_valid:
+        return []
+    return [
+        f"The business's time zone {business.time_zone!r} is not a valid zone name; days were "
+        f"counted in {settings.TIME_ZONE}. Choose the right zone in the business settings."
+    ]
 
 
 def scoring_run_execute(
@@ -134,7 +140,7 @@ def scoring_run_execute(
     Idempotent: the same as-of date gives identical score rows. The write is one
     transaction: a run that dies midway leaves the previous scores intact.
     """
-    as_of = as_of or timezone.localdate(timezone=ZoneInfo(business.time_zone))
+    as_of = as_of or timezone.localdate(timezone=business.zone)
     started = time.perf_counter()
     # A run whose worker died never finished: say so, rather than leave it "running".
     ScoringRun.objects.filter(
@@ -163,7 +169,7 @@ def scoring_run_execute(
             run.status = ScoringRun.Status.SUCCEEDED
             run.customers_scored = written
             run.parameters = _parameters(result, fallback_source)
-            run.warnings = result.warnings
+            run.warnings = [*result.warnings, *_zone_warnings(business)]
             run.finished_at = timezone.now()
             run.duration_s = round(time.perf_counter() - started, 3)
             run.save()

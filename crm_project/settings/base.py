@@ -1,5 +1,6 @@
 """Settings shared by every environment, read from the environment through one `env`."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -26,6 +27,7 @@ INSTALLED_APPS = [
     "django_filters",
     "rest_framework_api_key",
     "drf_spectacular",
+    "axes",
     "accounts",
     "customers",
     "feedback",
@@ -42,6 +44,7 @@ MIDDLEWARE = [
     "accounts.middleware.BusinessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "crm_project.urls"
@@ -102,6 +105,27 @@ STORAGES = {
 }
 
 LOGIN_URL = "admin:login"
+
+# Brute-force protection (django-axes, docs/limits.md): after XW_LOGIN_FAILURE_LIMIT wrong
+# passwords for one username from one IP, that pair is locked out for the cool-off. Counted in
+# the shared cache when CACHE_URL names one (Redis), otherwise in the database: either way all
+# web processes see the same count (a per-process memory cache would not).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("XW_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("XW_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # failures and lockouts are still logged and kept
+AXES_SENSITIVE_PARAMETERS: list[str] = []  # the log names the username and IP under attack
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_HANDLER = (
+    "axes.handlers.cache.AxesCacheHandler"
+    if env("CACHE_URL", default="").startswith(("redis", "rediss", "memcache", "pymemcache"))
+    else "axes.handlers.database.AxesDatabaseHandler"
+)
 
 # Rate limits (feedback form, API throttling) count in the cache: set CACHE_URL=redis://…
 # when more than one web process serves.
@@ -224,3 +248,8 @@ XW_TEST_PAUSE_BEFORE_SCORE_WRITE = env.float("XW_TEST_PAUSE_BEFORE_SCORE_WRITE",
 # Feedback (docs/feedback.md)
 XW_FEEDBACK_SENDER = env("XW_FEEDBACK_SENDER", default="feedback.senders.LogSender")
 XW_FEEDBACK_LINK_DAYS = env.int("XW_FEEDBACK_LINK_DAYS", default=30)
+
+# Import limits (docs/limits.md): checked before a file is parsed.
+XW_IMPORT_MAX_ROWS = env.int("XW_IMPORT_MAX_ROWS", default=1_000_000)
+XW_IMPORT_XLSX_MAX_UNCOMPRESSED_MB = env.int("XW_IMPORT_XLSX_MAX_UNCOMPRESSED_MB", default=1024)
+XW_IMPORT_XLSX_MAX_SHARED_STRINGS_MB = env.int("XW_IMPORT_XLSX_MAX_SHARED_STRINGS_MB", default=64)

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Customer, Tag
+from ..models import NOTES_MAX, Customer, Tag
 from .columns import CUSTOMERS, LABELS
 from .parsing import (
     GENDER_WORDS,
@@ -115,7 +115,7 @@ class CustomerImporter(BaseImporter):
             "status": choice_parser(Customer.Status.choices, STATUS_WORDS),
             "marketing_consent": bool_parser(),
             "assigned_to": self._staff,
-            "notes": text_parser(None),
+            "notes": text_parser(NOTES_MAX),
         }
         self.today = timezone.localdate(timezone=p.zone)
         self.staff: dict[str, int] | None = None

@@ -108,7 +108,7 @@ def import_job_process(*, job_id: int) -> None:
             )
 
 
-def _run(job: ImportJob, *, dry_run: bool) -> ImportReport:
+def _run(job: ImportJob, *, dry_run: bool, **hooks) -> ImportReport:
     if not job.file or not os.path.exists(job.file.path):
         report = ImportReport(kind=job.kind, dry_run=dry_run)
         report.file_error = _("The uploaded file is gone; please upload it again.")
@@ -120,6 +120,7 @@ def _run(job: ImportJob, *, dry_run: bool) -> ImportReport:
         dry_run=dry_run,
         valid_only=job.valid_only,
         create_customers=job.create_customers,
+        **hooks,
     )
 
 
@@ -138,28 +139,40 @@ def _check(job: ImportJob) -> None:
 
 def _write(job: ImportJob) -> None:
     ImportJob.objects.filter(pk=job.pk, status=Status.CONFIRMED).update(status=Status.IMPORTING)
-    with transaction.atomic():
-        # The lock makes a second delivery of the task wait, then find the job done.
-        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
-        if locked.status not in WRITABLE:
-            return
-        report = _run(locked, dry_run=False)
-        if report.written:
-            locked.status = Status.DONE
-            locked.result = report.to_dict()
-            locked.finished_at = timezone.now()
-            stored = locked.file.name
-            locked.file = ""  # the customer data in the upload is not kept once imported
-            transaction.on_commit(lambda: _delete_upload(stored))
-        elif report.file_error and not report.total_rows:
-            locked.status = Status.FAILED
-            locked.error = report.file_error
-            locked.finished_at = timezone.now()
-        else:  # new errors since the preview (the data changed): show them again
-            locked.status = Status.READY
-            locked.preview = report.to_dict()
-            locked.error = report.file_error
-        locked.save()
+    job.refresh_from_db()
+    if job.status not in WRITABLE:
+        return
+
+    def claim() -> bool:
+        # Inside the import's write transaction: a second delivery of the task waits here
+        # for the first one's commit, then finds the job done and writes nothing.
+        locked = ImportJob.objects.select_for_update().only("status").get(pk=job.pk)
+        return locked.status in WRITABLE
+
+    def on_written(report: ImportReport) -> None:
+        # The "done" mark commits with the rows it describes.
+        stored = job.file.name
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=Status.DONE, result=report.to_dict(), finished_at=timezone.now(), file=""
+        )
+        transaction.on_commit(lambda: _delete_upload(stored))  # the data is not kept
+
+    # The file is checked outside any transaction; only the write holds the database.
+    report = _run(job, dry_run=False, claim=claim, on_written=on_written)
+    if report.written:
+        return
+    job.refresh_from_db()
+    if job.status not in WRITABLE:
+        return  # finished by another delivery meanwhile
+    if report.file_error and not report.total_rows:
+        job.status = Status.FAILED
+        job.error = report.file_error
+        job.finished_at = timezone.now()
+    else:  # new errors since the preview (the data changed): show them again
+        job.status = Status.READY
+        job.preview = report.to_dict()
+        job.error = report.file_error
+    job.save(update_fields=["status", "error", "finished_at", "preview"])
 
 
 def _delete_upload(name: str) -> None:

@@ -17,19 +17,21 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from ..phones import normalize_phone
+from ..money import AMOUNT_MAX
+from ..phones import invalid_phone_error, normalize_phone
 from .columns import normalize_header
 
 CENT = Decimal("0.01")
-MAX_AMOUNT = Decimal("9999999999.99")  # DecimalField(max_digits=12, decimal_places=2)
 EXCEL_EPOCH = datetime(1899, 12, 30)  # noqa: DTZ001 - Excel serials are wall-clock, no zone
-FORMULA_START = frozenset("=+-@")
+# Spreadsheets run these as formulas, the full-width forms too (typed with a Chinese IME).
+FORMULA_START = frozenset("=+-@＝＋－＠﹦")
 # What people type into a cell that means "nothing here".
 PLACEHOLDERS = frozenset({"-", "--", "—", "——", "/", "n/a", "na", "null", "none", "无", "暂无"})
 _PLACEHOLDER_START = frozenset(p[0] for p in PLACEHOLDERS) | frozenset(
@@ -53,11 +55,17 @@ def is_formula_like(text: str) -> bool:
     return bool(stripped) and stripped[0] in FORMULA_START
 
 
+def is_quoted_by_export(text: str) -> bool:
+    """Does `text` carry the exporter's quote? It quotes formula-like text and text that
+    starts with a quote itself, so that '=1+1 and a neutralised =1+1 stay apart."""
+    return len(text) > 1 and text[0] == "'" and (text[1] == "'" or is_formula_like(text[1:]))
+
+
 def cell_text(raw: Any) -> str:
     """Any cell as stripped text; undoes the exporter's neutralising quote ('=…, '+86…)."""
     if type(raw) is str:
         text = raw.strip()
-        if text and text[0] == "'" and is_formula_like(text[1:]):
+        if text and text[0] == "'" and is_quoted_by_export(text):
             text = text[1:].strip()
         if text and text[0] in _PLACEHOLDER_START and text.lower() in PLACEHOLDERS:
             return ""
@@ -177,8 +185,11 @@ def _checked_amount(value: Decimal, text: Any) -> Decimal:
     if value < 0:
         raise CellError(_("An amount cannot be negative."))
     value = value.quantize(CENT, rounding=ROUND_HALF_UP)
-    if value > MAX_AMOUNT:
-        raise CellError(_("“%(value)s” is too large an amount.") % {"value": text})
+    if value > AMOUNT_MAX:
+        raise CellError(
+            _("“%(value)s” is too large an amount: at most %(max)s.")
+            % {"value": text, "max": f"{AMOUNT_MAX:,.2f}"}
+        )
     return value
 
 
@@ -354,6 +365,7 @@ class Parsers:
     def __init__(self, *, region: str, time_zone: str):
         self.region = (region or "CN").upper()
         self.zone = business_zone(time_zone)
+        self._mobile_blocks: dict[str, bool] = {}
         self._phone_text = lru_cache(maxsize=1 << 18)(self._phone_uncached)
         self._when_text = lru_cache(maxsize=1 << 16)(self._when_uncached)
 
@@ -363,7 +375,16 @@ class Parsers:
         compact = text.translate(_PHONE_JUNK)
         m = _CN_MOBILE.fullmatch(compact)
         if m and (self.region == "CN" or compact[0] in "+0"):
-            return "+86" + m[1], None
+            # A Chinese mobile's validity depends on its first digits only (the numbering
+            # plan's blocks): asked of phonenumbers once per 7-digit block.
+            block = m[1][:7]
+            valid = self._mobile_blocks.get(block)
+            if valid is None:
+                number = phonenumbers.parse("+86" + m[1], None)
+                valid = self._mobile_blocks[block] = phonenumbers.is_valid_number(number)
+            if valid:
+                return "+86" + m[1], None
+            return "", invalid_phone_error(text, self.region).messages[0]
         try:
             return normalize_phone(text, self.region), None
         except ValidationError as exc:

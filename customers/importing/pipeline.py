@@ -11,16 +11,18 @@ spreadsheet shows it, the column as the file names it, and the reason in the act
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from itertools import islice
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.db import is_database_busy
 from accounts.models import Business
 
 from .columns import CUSTOMERS, LABELS, PURCHASES, ColumnMap, header_scorer, map_headers
@@ -43,15 +45,12 @@ STATE_LABELS = {
     SKIPPED: gettext_lazy("skipped"),
     ERROR: gettext_lazy("error"),
 }
+logger = logging.getLogger(__name__)
 PREVIEW_LIMIT = 500
 ERROR_LIMIT = 5000
 CHUNK = 2000
 
 Progress = Callable[[str, int, int | None], None]
-
-
-class _RollBack(Exception):
-    """Raised inside the import's transaction when rows failed: nothing stays written."""
 
 
 @dataclass
@@ -166,15 +165,17 @@ class BaseImporter:
         """Check every row; write nothing."""
         raise NotImplementedError
 
-    def apply(self) -> None:
-        """Check every row and write, inside the caller's transaction. The caller rolls back
-        if the report ends up blocked, so an importer may write as it goes."""
+    def prepare(self) -> None:
+        """Check every row and keep what `write` needs; no transaction is open and nothing
+        is written, so other writers are not held up however long the file takes."""
         self.check()
-        if not self.report.blocked:
-            self.write()
 
     def write(self) -> None:
+        """Write what `prepare` kept, inside the caller's (short) transaction."""
         raise NotImplementedError
+
+    def cleanup(self) -> None:
+        """Free what `prepare` kept (staging files)."""
 
     # --- helpers ----------------------------------------------------------------------
     def getters(self, parsers: dict[str, Callable[[Any], Any]]) -> list[tuple]:
@@ -197,6 +198,9 @@ class BaseImporter:
             if raw is None or raw == "":
                 continue
             try:
+                if type(raw) is str and "\x00" in raw:
+                    # PostgreSQL cannot store it in text; SQLite would: refused on both.
+                    raise CellError(_("The cell contains a NUL character (a zero byte)."))
                 value = parse(raw)
             except CellError as exc:
                 if errors is None:
@@ -260,6 +264,16 @@ def _importer_class(kind: str) -> type[BaseImporter]:
     raise ValueError(f"unknown import kind {kind!r}")
 
 
+# Write attempts: a row written by someone else between the check and the write (an
+# IntegrityError), or SQLite still locked after its busy timeout, makes the import check
+# again and retry; after the last attempt the import reports it and writes nothing.
+WRITE_ATTEMPTS = 3
+
+
+def _retryable(exc: Exception) -> bool:
+    return isinstance(exc, IntegrityError) or is_database_busy(exc)
+
+
 def import_file(
     source: Source,
     *,
@@ -271,45 +285,70 @@ def import_file(
     progress: Progress | None = None,
     preview_limit: int = PREVIEW_LIMIT,
     error_limit: int = ERROR_LIMIT,
+    claim: Callable[[], bool] | None = None,
+    on_written: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
     """Check `source` (a path or a binary file) and, unless `dry_run`, write it for `business`.
 
-    All or nothing: with any error row nothing is written unless `valid_only`. The checks
-    and the write run in one transaction, so a file never half-arrives.
+    All or nothing: with any error row nothing is written unless `valid_only`. Every row is
+    checked first, outside any transaction; then the write runs in one short transaction,
+    so a file never half-arrives and other writers (tills, the admin) wait for the write
+    only, not for the check. `claim()` runs first inside that transaction (return False to
+    write nothing: e.g. an import job another worker finished), `on_written(report)` last.
     """
     started = time.perf_counter()
     cls = _importer_class(kind)
-    report = ImportReport(
-        kind=kind, dry_run=dry_run, valid_only=valid_only, create_customers=create_customers
-    )
-    try:
-        table = open_table(source, header_scorer(kind))
-    except ImportFileError as exc:
-        report.file_error = exc.message
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        report = ImportReport(
+            kind=kind, dry_run=dry_run, valid_only=valid_only, create_customers=create_customers
+        )
+        try:
+            table = open_table(source, header_scorer(kind))
+        except ImportFileError as exc:
+            report.file_error = exc.message
+            return report
+        importer = None
+        try:
+            options = {
+                "progress": progress,
+                "preview_limit": preview_limit,
+                "error_limit": error_limit,
+            }
+            importer = cls(business, report, table, **options)
+            if kind == PURCHASES:
+                importer.create_customers = create_customers
+            if dry_run:
+                importer.check()
+            else:
+                importer.prepare()
+                if not report.blocked:
+                    with transaction.atomic():
+                        if claim is None or claim():
+                            importer.write()
+                            report.written = True
+                            if on_written is not None:
+                                on_written(report)
+        except ImportFileError as exc:
+            report.file_error = exc.message
+            report.written = False
+        except UnicodeDecodeError as exc:
+            report.file_error = _("The file cannot be decoded: %(error)s") % {"error": exc}
+            report.written = False
+        except (IntegrityError, OperationalError) as exc:
+            report.written = False
+            if not _retryable(exc):
+                raise
+            logger.warning("import attempt %d for business %s: %s", attempt, business.pk, exc)
+            if attempt < WRITE_ATTEMPTS:
+                continue
+            report.file_error = _(
+                "Other changes to the same customers or sales came in while this file was "
+                "being written, so nothing was written. Please import the file again."
+            )
+        finally:
+            if importer is not None:
+                importer.cleanup()
+            table.close()
+            report.seconds = round(time.perf_counter() - started, 3)
         return report
-    try:
-        options = {"progress": progress, "preview_limit": preview_limit, "error_limit": error_limit}
-        importer = cls(business, report, table, **options)
-        if kind == PURCHASES:
-            importer.create_customers = create_customers
-        if dry_run:
-            importer.check()
-        else:
-            try:
-                with transaction.atomic():
-                    importer.apply()
-                    if report.blocked:
-                        raise _RollBack
-                    report.written = True
-            except _RollBack:
-                report.written = False
-    except ImportFileError as exc:
-        report.file_error = exc.message
-        report.written = False
-    except UnicodeDecodeError as exc:
-        report.file_error = _("The file cannot be decoded: %(error)s") % {"error": exc}
-        report.written = False
-    finally:
-        table.close()
-        report.seconds = round(time.perf_counter() - started, 3)
-    return report
+    raise AssertionError("unreachable")  # pragma: no cover

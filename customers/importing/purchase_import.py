@@ -7,24 +7,27 @@ counted twice.
   again creates nothing, while two identical sales in one file are both kept.
 - Unknown customers are errors, or are created from the row with `create_customers`.
 
-One pass, chunk by chunk: a dry run only checks; a real import writes each chunk as soon as
-it is checked, inside the import's transaction, stops writing at the first error row (unless
-valid rows only) and is rolled back at the end if any row failed. Only counts, errors, the
-first rows of the preview and the sets that detect repeats are kept, so memory does not grow
-with the number of columns or the size of the file, only with the number of distinct sales.
+One pass, chunk by chunk, outside any transaction: a dry run only checks; a real import
+also stages each checked chunk's rows in a temporary file (stopping at the first error row
+unless valid rows only), and `write` then inserts the staged rows in the import's one short
+transaction. Only counts, errors, the first rows of the preview and the sets that detect
+repeats stay in memory, so memory does not grow with the number of columns or the size of
+the file, only with the number of distinct sales.
 """
 
 from __future__ import annotations
 
+import pickle
+import tempfile
 from collections import Counter
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import IO, Any
 
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Customer, Purchase
+from ..models import ITEMS_MAX, Customer, Purchase
 from .columns import PURCHASES
 from .parsing import CellError, parse_amount, text_parser
 from .pipeline import CHUNK, NEW, SKIPPED, BaseImporter, chunked
@@ -62,7 +65,7 @@ class PurchaseImporter(BaseImporter):
             "cost": parse_amount,
             "margin": parse_amount,
             "channel": text_parser(40),
-            "items": text_parser(None),
+            "items": text_parser(ITEMS_MAX),
             "external_id": text_parser(64),
         }
         self.db_no: dict[str, int] = {}
@@ -72,7 +75,8 @@ class PurchaseImporter(BaseImporter):
         self.seen_ext: dict[str, int] = {}
         self.seen_key: dict[tuple, list[int]] = {}
         self.created = 0
-        self._maker: RowMaker | None = None
+        self._stage: IO[bytes] | None = None
+        self._new: list[_NewCustomer] = []  # created by this import, in staging order
         self.messages = {
             "ext_done": _("Already imported (same external id)."),
             "key_done": _("Already imported (same customer, time and amount)."),
@@ -89,8 +93,14 @@ class PurchaseImporter(BaseImporter):
     def check(self) -> None:
         self._run(write=False)
 
-    def apply(self) -> None:
+    def prepare(self) -> None:
+        self._stage = tempfile.TemporaryFile()  # noqa: SIM115 - closed in cleanup()
         self._run(write=True)
+
+    def cleanup(self) -> None:
+        if self._stage is not None:
+            self._stage.close()
+            self._stage = None
 
     def _run(self, *, write: bool) -> None:
         self.require_columns(("occurred_at", "time"), ("amount",), ("customer_no", "phone"))
@@ -105,11 +115,11 @@ class PurchaseImporter(BaseImporter):
         getters = self.getters(self.field_parsers)
         seen = 0
         for chunk in chunked(self.table.rows(), CHUNK):
-            # Write while checking, until an error makes the whole file fail (rolled back).
+            # Stage while checking, until an error makes the whole file fail.
             self._chunk(chunk, getters, write and not self.report.blocked)
             seen += len(chunk)
             self.report.total_rows = seen
-            self.tick("import" if write else "check", seen)
+            self.tick("check", seen)
         self.report.customers_created = self.created
 
     # --- one chunk ------------------------------------------------------------------
@@ -290,32 +300,47 @@ class PurchaseImporter(BaseImporter):
         return Counter((c, when.replace(microsecond=0), amount) for c, when, amount in rows)
 
     def _write(self, rows: list[tuple[dict, Any]]) -> None:
+        """Stage checked rows: a new customer is referred to by its place in `self._new`."""
         if not rows:
             return
+        staged = []
+        for values, customer in rows:
+            if isinstance(customer, _NewCustomer):
+                if customer.pk is None:  # pk doubles as "staged" marker: -(place + 1)
+                    self._new.append(customer)
+                    customer.pk = -len(self._new)
+                staged.append((values, customer.pk))
+            else:
+                staged.append((values, customer))
+        pickle.dump(staged, self._stage, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def write(self) -> None:
+        """Insert the staged customers and purchases (inside the caller's transaction)."""
         now = timezone.now()
         business_id = self.business.pk
-        pending = [c for _v, c in rows if isinstance(c, _NewCustomer) and c.pk is None]
-        if pending:
-            pending = list({id(c): c for c in pending}.values())
+        new_ids: list[int] = []
+        if self._new:
             fields = insert_columns(Customer)
             defaults = {f.attname: f.get_default() for f in fields}
             defaults.update(business_id=business_id, created_at=now, updated_at=now)
             new_rows = []
-            for c in pending:
+            for c in self._new:
                 values = {**defaults, "name": c.name[:100], "phone": c.phone, "customer_no": c.no}
                 new_rows.append([values[f.attname] for f in fields])
-            for c, pk in zip(
-                pending, insert_rows_returning_ids(Customer, fields, new_rows), strict=True
-            ):
-                c.pk = pk
-        if self._maker is None:
-            fields = insert_columns(Purchase)
-            defaults = {f.attname: f.get_default() for f in fields}
-            defaults.update(business_id=business_id, created_at=now, cost=None)
-            self._maker = RowMaker(fields, defaults)
-        maker = self._maker
-        out = []
-        for values, customer in rows:
-            values["customer_id"] = customer if type(customer) is int else customer.pk
-            out.append(maker.row(values))
-        insert_rows(Purchase, maker.fields, out, prepared=True)
+            new_ids = insert_rows_returning_ids(Customer, fields, new_rows)
+        fields = insert_columns(Purchase)
+        defaults = {f.attname: f.get_default() for f in fields}
+        defaults.update(business_id=business_id, created_at=now, cost=None)
+        maker = RowMaker(fields, defaults)
+        self._stage.seek(0)
+        while True:
+            try:
+                staged = pickle.load(self._stage)  # noqa: S301 - our own file, written above
+            except EOFError:
+                break
+            out = []
+            for values, customer in staged:
+                values["customer_id"] = customer if customer > 0 else new_ids[-customer - 1]
+                out.append(maker.row(values))
+            insert_rows(Purchase, maker.fields, out, prepared=True)
+        self.tick("write", self.report.total_rows)

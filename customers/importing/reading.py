@@ -12,12 +12,15 @@ import codecs
 import csv
 import io
 import os
+import re
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 BLOCK = 1 << 20
@@ -28,6 +31,29 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls
 
 Source = str | os.PathLike | IO[bytes]
 Scorer = Callable[[Sequence[Any]], int]
+
+
+# A sheet's <row> elements, with or without a namespace prefix.
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")
+
+
+def max_rows() -> int:
+    """The most data rows one file may have (settings.XW_IMPORT_MAX_ROWS)."""
+    return int(getattr(settings, "XW_IMPORT_MAX_ROWS", 1_000_000))
+
+
+def _mb(name: str, default: int) -> int:
+    return int(getattr(settings, name, default)) * 1024 * 1024
+
+
+def _too_many_rows() -> ImportFileError:
+    return ImportFileError(
+        _(
+            "The file has more than %(max)s rows, the most one import takes. Split it and "
+            "import the parts one after another."
+        )
+        % {"max": f"{max_rows():,}"}
+    )
 
 
 class ImportFileError(Exception):
@@ -150,8 +176,18 @@ def _header_texts(cells: Sequence[Any]) -> list[str]:
     return ["" if c is None else str(c).strip() for c in cells]
 
 
+def _field_limit() -> int:
+    """Python's csv stops at fields over 131,072 characters with a bare error. Let long
+    fields through (bounded by the upload size) so that each column's own length limit
+    reports them as row errors."""
+    return max(csv.field_size_limit(), int(getattr(settings, "IMPORT_MAX_UPLOAD_MB", 200)) << 20)
+
+
 def _open_csv(source: Source, score: Scorer) -> Table:
     encoding, lines = detect_encoding(source)
+    if lines > max_rows() + HEADER_SEARCH_ROWS:
+        raise _too_many_rows()
+    csv.field_size_limit(_field_limit())
 
     def text_rows() -> Iterator[tuple[int, list[str]]]:
         with _binary(source) as fh:
@@ -161,7 +197,15 @@ def _open_csv(source: Source, score: Scorer) -> Table:
                 delimiter = _sniff_delimiter(sample)
                 wrapper.seek(0)
                 reader = csv.reader(wrapper, delimiter=delimiter)
-                yield from enumerate(reader, start=1)
+                row_no = 0
+                try:
+                    for row_no, cells in enumerate(reader, start=1):
+                        yield row_no, cells
+                except csv.Error as exc:
+                    raise ImportFileError(
+                        _("The CSV file cannot be read after row %(row)d: %(error)s")
+                        % {"row": row_no, "error": exc}
+                    ) from exc
             finally:
                 if isinstance(source, str | os.PathLike):
                     wrapper.close()
@@ -186,9 +230,12 @@ def _open_csv(source: Source, score: Scorer) -> Table:
     header_row, header = candidates[_find_header(candidates, score)]
 
     def rows() -> Iterator[tuple[int, Sequence[Any]]]:
+        last = header_row + max_rows()
         for row_no, cells in text_rows():
             if row_no <= header_row:
                 continue
+            if row_no > last:
+                raise _too_many_rows()
             if not "".join(cells).strip():
                 continue
             yield row_no, cells
@@ -203,9 +250,77 @@ def _open_csv(source: Source, score: Scorer) -> Table:
     )
 
 
+def check_xlsx_limits(source: Source) -> int:
+    """Refuse a workbook that would unpack too large (a "zip bomb") or hold too many rows,
+    before openpyxl parses it: openpyxl keeps every shared string in memory and reads rows
+    one by one, so both are measured first, from the zip directory and by counting <row>
+    tags while streaming each sheet through zlib (declared sizes bound what zipfile unpacks).
+    Returns the largest sheet's number of rows."""
+    limit_total = _mb("XW_IMPORT_XLSX_MAX_UNCOMPRESSED_MB", 1024)
+    limit_strings = _mb("XW_IMPORT_XLSX_MAX_SHARED_STRINGS_MB", 64)
+    with _binary(source) as fh:
+        try:
+            archive = zipfile.ZipFile(fh)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise ImportFileError(
+                _("The Excel file cannot be opened: %(error)s") % {"error": exc}
+            ) from exc
+        with archive:
+            infos = archive.infolist()
+            total = sum(i.file_size for i in infos)
+            strings = sum(
+                i.file_size for i in infos if i.filename.lower().endswith("sharedstrings.xml")
+            )
+            if strings > limit_strings:
+                raise ImportFileError(
+                    _(
+                        "The text in this Excel file unpacks to %(size)s MB; an import takes "
+                        "at most %(max)s MB of text. Save it as CSV, or split it."
+                    )
+                    % {"size": f"{strings / 1048576:,.0f}", "max": f"{limit_strings >> 20:,}"}
+                )
+            if total > limit_total:
+                raise ImportFileError(
+                    _(
+                        "This Excel file unpacks to %(size)s MB; an import takes at most "
+                        "%(max)s MB. Save it as CSV, or split it."
+                    )
+                    % {"size": f"{total / 1048576:,.0f}", "max": f"{limit_total >> 20:,}"}
+                )
+            limit_rows = max_rows() + HEADER_SEARCH_ROWS
+            most = 0
+            for info in infos:
+                name = info.filename.lower()
+                if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                    continue
+                rows = 0
+                tail = b""
+                try:
+                    with archive.open(info) as sheet:
+                        while block := sheet.read(BLOCK):
+                            data = tail + block
+                            # A tag may straddle two blocks: the text from the last "<" on
+                            # waits for the next block.
+                            cut = data.rfind(b"<")
+                            if cut < len(data) - 64:
+                                cut = len(data)
+                            rows += len(_ROW_TAG.findall(data, 0, cut))
+                            tail = data[cut:]
+                            if rows > limit_rows:
+                                raise _too_many_rows()
+                        rows += len(_ROW_TAG.findall(tail))
+                        most = max(most, rows)
+                except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                    raise ImportFileError(
+                        _("The Excel file cannot be opened: %(error)s") % {"error": exc}
+                    ) from exc
+    return most
+
+
 def _open_xlsx(source: Source, score: Scorer) -> Table:
     import openpyxl
 
+    check_xlsx_limits(source)
     try:
         if isinstance(source, str | os.PathLike):
             workbook = openpyxl.load_workbook(source, read_only=True, data_only=True)
@@ -240,9 +355,12 @@ def _open_xlsx(source: Source, score: Scorer) -> Table:
     max_row = getattr(sheet, "max_row", None)
 
     def rows() -> Iterator[tuple[int, Sequence[Any]]]:
+        last = header_row + max_rows()
         for row_no, cells in enumerate(
             sheet.iter_rows(min_row=header_row + 1, values_only=True), start=header_row + 1
         ):
+            if row_no > last:
+                raise _too_many_rows()
             if _is_blank(cells):
                 continue
             yield row_no, cells
@@ -274,19 +392,9 @@ def estimate_rows(source: Source) -> int:
     try:
         head = _head(source)
         if head.startswith(ZIP_MAGIC):
-            import openpyxl
-
-            workbook = openpyxl.load_workbook(source, read_only=True)
-            try:
-                rows = sum((ws.max_row or 0) for ws in workbook.worksheets)
-            finally:
-                workbook.close()
-            if rows:
-                return rows
-            # No dimension recorded: guess from the size (a compressed row is ~20 bytes).
-            if isinstance(source, str | os.PathLike):
-                return Path(source).stat().st_size // 20
-            return 0
+            # Counted from the sheets' XML, not through openpyxl (which would load every
+            # shared string: a "zip bomb" would be unpacked in the web process).
+            return check_xlsx_limits(source)
         with _binary(source) as fh:
             return sum(block.count(b"\n") for block in iter(lambda: fh.read(BLOCK), b""))
     except Exception:  # a damaged file: let the check report it properly

@@ -185,3 +185,30 @@ def test_headers_follow_the_language_and_import_back(tea, client_for, monkeypatc
     assert header[:2] == ["会员编号", "姓名"]
     stream = io.BytesIO(body)
     assert import_file(stream, business=tea.business, kind="customers").counts["unchanged"] == 1
+
+
+TRICKY_NAMES = ["'=1+1", "=1+1", "''=2", "'abc", "＝1+1", "＋86", "－3", "＠SUM(A1)", "﹦1"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_round_trip_is_exact_for_names_that_start_with_a_quote(tea, client_for, tmp_path, fmt):
+    for i, name in enumerate(TRICKY_NAMES):
+        CustomerFactory(business=tea.business, name=name, customer_no=f"Q{i}", phone="")
+    before = list(Customer.objects.order_by("pk").values_list("name", flat=True))
+    response = client_for(tea.owner).get(reverse("admin:customers_customer_export", args=[fmt]))
+    path = tmp_path / f"customers.{fmt}"
+    path.write_bytes(_body(response))
+    report = import_file(path, business=tea.business, kind="customers")
+    assert report.error_rows == 0, report.errors
+    assert report.counts["unchanged"] == len(TRICKY_NAMES), report.preview
+    assert list(Customer.objects.order_by("pk").values_list("name", flat=True)) == before
+
+
+def test_full_width_formula_prefixes_are_neutralised(tea):
+    for i, name in enumerate(["＝1+1", "＋1", "－1", "＠A1", "﹦1"]):
+        CustomerFactory(business=tea.business, name=name, customer_no=f"F{i}", phone="")
+    out = io.BytesIO()
+    write_csv(customer_table(tea.business), out)
+    rows = _read_csv(out.getvalue())
+    names = [row[rows[0].index("Name")] for row in rows[1:]]
+    assert sorted(names) == sorted(["'＝1+1", "'＋1", "'－1", "'＠A1", "'﹦1"])
