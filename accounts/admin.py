@@ -39,6 +39,10 @@ class BusinessAdmin(admin.ModelAdmin):
     def get_inlines(self, request, obj):
         return self.inlines if is_operator(request.user) else ()
 
+    def get_prepopulated_fields(self, request, obj=None):
+        # The slug is read-only for owners: prepopulating it would break their form.
+        return self.prepopulated_fields if is_operator(request.user) else {}
+
     def has_module_permission(self, request):
         return is_operator(request.user) or is_owner(request.user)
 
@@ -160,9 +164,29 @@ class TeamMemberAdmin(UserAdmin):
             )
 
 
+class BusinessAPIKeyForm(forms.ModelForm):
+    # The library's labels and help texts are English only: give ours, translated.
+    class Meta:
+        model = BusinessAPIKey
+        fields = ("name", "read_only", "revoked", "expiry_date")
+        labels = {
+            "name": _("Name"),
+            "read_only": _("Read only"),
+            "revoked": _("Revoked"),
+            "expiry_date": _("Expires"),
+        }
+        help_texts = {
+            "name": _("A name for the key, for example the till it is used on."),
+            "revoked": _("A revoked key can no longer be used. This cannot be undone."),
+            "expiry_date": _("Once the key expires, clients cannot use it any more."),
+        }
+
+
 @admin.register(BusinessAPIKey)
 class BusinessAPIKeyAdmin(admin.ModelAdmin):
     """Owners create and revoke their business's API keys; the key is shown once."""
+
+    form = BusinessAPIKeyForm
 
     list_display = ("name", "prefix", "read_only", "created", "last_used_at", "revoked")
     list_filter = ("revoked", "read_only")
@@ -203,6 +227,7 @@ class BusinessAPIKeyAdmin(admin.ModelAdmin):
             business=business_for(request.user),
             name=obj.name,
             read_only=obj.read_only,
+            expiry_date=obj.expiry_date,
             created_by=request.user,
         )
         obj.pk = api_key.pk

@@ -72,8 +72,19 @@ def is_owner(user: Any) -> bool:
 
 
 def is_operator(user: Any) -> bool:
-    """The platform operator: a superuser who belongs to no business."""
-    return bool(user.is_active and user.is_superuser and membership_for(user) is None)
+    """The platform operator: a superuser who belongs to no business at all.
+
+    A superuser whose business was deactivated is still that business's member, so they
+    see nothing (fail closed) rather than every business."""
+    if not (user.is_active and user.is_superuser):
+        return False
+    if membership_for(user) is not None:
+        return False
+    cached = getattr(user, "_xw_any_membership", None)
+    if cached is None:
+        cached = Membership.objects.filter(user_id=user.pk).exists()
+        user._xw_any_membership = cached
+    return not cached
 
 
 def is_business_owned(model: type[models.Model]) -> bool:
