@@ -7,7 +7,6 @@ from django.conf import settings
 from django.core.cache import cache
 
 
-
 def limits() -> dict[str, int]:
     return settings.XW_FEEDBACK_RATE_LIMITS
 

@@ -19,7 +19,7 @@ def _settings_in_subprocess(env: dict, *names: str) -> list[str]:
     out = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", **env},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT / "var"), **env},
         capture_output=True,
         text=True,
         check=True,
@@ -28,9 +28,10 @@ def _settings_in_subprocess(env: dict, *names: str) -> list[str]:
 
 
 def test_public_base_url_and_port_come_from_the_environment():
-    assert _settings_in_subprocess(
-        {"PORT": "8101"}, "XW_PUBLIC_BASE_URL", "XW_LOCAL_BASE_URL"
-    ) == ["", "http://127.0.0.1:8101"]
+    assert _settings_in_subprocess({"PORT": "8101"}, "XW_PUBLIC_BASE_URL", "XW_LOCAL_BASE_URL") == [
+        "",
+        "http://127.0.0.1:8101",
+    ]
     assert _settings_in_subprocess(
         {"XW_PUBLIC_BASE_URL": "https://crm.example.cn/", "XW_FEEDBACK_RATE_LINK_PER_MINUTE": "7"},
         "XW_PUBLIC_BASE_URL",
