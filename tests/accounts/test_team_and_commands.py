@@ -112,7 +112,8 @@ def test_seed_demo_twice_changes_nothing(db):
     call_command("seed_demo", "--customers", "40")
     assert (Business.objects.count(), Customer.objects.count(), Purchase.objects.count()) == counts
     assert ScoringRun.objects.count() == 2  # no rescoring on a second run
-    ScoringRun.objects.all().delete()  # a demo seeded before scores existed gets them
+    CustomerScore.objects.all().delete()  # a demo seeded before scores existed gets them
+    ScoringRun.objects.all().delete()
     call_command("seed_demo", "--customers", "40")
     assert ScoringRun.objects.filter(status="succeeded").count() == 2
     # repeat, lapsed and one-time buyers all present
