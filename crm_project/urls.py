@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .api_router import router
+from .health import healthz, readyz
 
 admin.site.site_header = _("XiaoWei CRM")
 admin.site.site_title = _("XiaoWei CRM")
@@ -12,6 +13,8 @@ admin.site.index_title = _("Back office")
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("f/", include("feedback.urls")),
