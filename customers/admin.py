@@ -384,7 +384,9 @@ class CustomerAdmin(
     show_full_result_count = False
     ordering = ("-id",)
     autocomplete_fields = ("tags",)
-    readonly_fields = ("totals", "timeline", "created_at", "updated_at")
+    # The consent time is a record set when consent is ticked, never typed: a form round trip
+    # would drop its seconds and log a change nobody made.
+    readonly_fields = ("totals", "timeline", "marketing_consent_at", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "phone", "customer_no", "status", "tags", "assigned_to")}),
         (_("History"), {"fields": ("totals", "timeline")}),
