@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
@@ -110,7 +111,7 @@ class FeedbackAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
                     "customer",
                     "phone",
                     "link_kind",
-                    "language",
+                    "language_shown",
                 )
             },
         ),
@@ -127,13 +128,18 @@ class FeedbackAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
         "customer",
         "phone",
         "link_kind",
-        "language",
+        "language_shown",
         "replied_by",
         "replied_at",
     )
 
     def has_add_permission(self, request, *args):
         return False  # feedback comes from customers, through the public page
+
+    @admin.display(description=_("language"))
+    def language_shown(self, obj: Feedback) -> str:
+        # The page's language as the customer saw it, named in the reader's language.
+        return str(dict(settings.LANGUAGES).get(obj.language, obj.language or "—"))
 
     @admin.display(description=_("NPS group"))
     def nps_group_label(self, obj: Feedback) -> str:
