@@ -8,7 +8,7 @@ from rest_framework_api_key.models import APIKey
 
 from .models import Business, BusinessAPIKey, Membership, TeamMember
 from .services import api_key_create
-from .tenancy import business_for, is_operator, is_owner
+from .tenancy import business_for, business_members, is_operator, is_owner
 
 
 class MembershipInline(admin.TabularInline):
@@ -129,9 +129,8 @@ class TeamMemberAdmin(UserAdmin):
         qs = super().get_queryset(request).filter(is_superuser=False)
         if is_operator(request.user):
             return qs
-        return qs.filter(
-            membership__business=business_for(request.user),
-            membership__role=Membership.Role.STAFF,
+        return business_members(business_for(request.user), qs).filter(
+            membership__role=Membership.Role.STAFF
         )
 
     def _allowed(self, request) -> bool:

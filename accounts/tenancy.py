@@ -87,6 +87,18 @@ def is_operator(user: Any) -> bool:
     return not cached
 
 
+def business_members(business: Business | int | None, users: models.QuerySet | None = None):
+    """The users who work for `business` (owner and staff), out of `users` (default: every
+    user). No business means nobody: fail closed, like `for_business`."""
+    if users is None:
+        from django.contrib.auth import get_user_model
+
+        users = get_user_model()._default_manager.all()
+    if business is None:
+        return users.none()
+    return users.filter(membership__business=business)
+
+
 def is_business_owned(model: type[models.Model]) -> bool:
     return issubclass(model, BusinessOwned)
 
@@ -113,8 +125,8 @@ def _scope_related(field: models.Field, kwargs: dict, request: HttpRequest) -> N
     elif (
         related is not None and related._meta.label == "auth.User" and not is_operator(request.user)
     ):
-        kwargs["queryset"] = related._default_manager.filter(
-            membership__business=business_for(request.user)
+        kwargs["queryset"] = business_members(
+            business_for(request.user), related._default_manager.all()
         )
 
 
@@ -241,6 +253,6 @@ class ScopedRelatedListFilter(admin.RelatedFieldListFilter):
         if is_business_owned(related):
             qs = scope_queryset(qs, request)
         elif related._meta.label == "auth.User" and not is_operator(request.user):
-            qs = qs.filter(membership__business=business_for(request.user))
+            qs = business_members(business_for(request.user), qs)
         ordering = self.field_admin_ordering(field, request, model_admin) or ()
         return [(obj.pk, str(obj)) for obj in qs.order_by(*ordering)]

@@ -46,7 +46,12 @@ from .models import Customer, CustomerMerge, FollowUp, ImportJob, Interaction, P
 from .money import format_money
 from .phones import looks_like_phone, phone_search_q
 from .selectors import customer_timeline, customer_totals
-from .services import customer_merge, customers_add_tag, customers_set_status
+from .services import (
+    customer_merge,
+    customers_add_tag,
+    customers_set_status,
+    follow_ups_mark_done,
+)
 
 
 @dataclass(frozen=True)
@@ -491,9 +496,11 @@ class CustomerAdmin(
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return
+        # Only the tag's own business's customers get it (an operator may select several).
+        count = sum(1 for customer in queryset if customer.business_id == tag.business_id)
         self.message_user(
             request,
-            _("Tag “%(tag)s” added to %(count)d customers.") % {"tag": tag, "count": len(queryset)},
+            _("Tag “%(tag)s” added to %(count)d customers.") % {"tag": tag, "count": count},
         )
 
     @admin.action(description=_("Set status of selected customers"))
@@ -591,7 +598,7 @@ class FollowUpAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Mark selected follow-ups done"))
     def mark_done(self, request, queryset):
-        count = queryset.filter(done_at__isnull=True).update(done_at=timezone.now())
+        count = follow_ups_mark_done(follow_ups=queryset)
         self.message_user(
             request, ngettext("%d follow-up done.", "%d follow-ups done.", count) % count
         )

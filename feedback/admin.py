@@ -28,13 +28,8 @@ class NpsGroupFilter(admin.SimpleListFilter):
         return Feedback.NpsGroup.choices
 
     def queryset(self, request, queryset):
-        ranges = {
-            Feedback.NpsGroup.PROMOTER: {"nps__gte": 9},
-            Feedback.NpsGroup.PASSIVE: {"nps__gte": 7, "nps__lte": 8},
-            Feedback.NpsGroup.DETRACTOR: {"nps__lte": 6},
-        }
-        if self.value() in ranges:
-            return queryset.filter(**ranges[self.value()])
+        if self.value() in Feedback.NpsGroup.values:
+            return queryset.filter(Feedback.group_q(self.value()))
         return queryset
 
 
