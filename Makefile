@@ -10,7 +10,7 @@ XW_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 # Running needs requirements.txt only; tests, lint and benches also need requirements-dev.txt.
 $(VENV)/.installed-run: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-compile --disable-pip-version-check -r requirements.txt
 	touch $@
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
