@@ -41,7 +41,7 @@ from .services import (
 class CustomerAdminExtension:
     """What a higher app adds to the customer admin, without subclassing or re-registering it.
 
-    customers never imports the apps above it (DESIGN.md §4), so an app such as segmentation
+    customers never imports the apps above it (docs/architecture.md), so an app such as segmentation
     that wants its own columns, filters, inline or actions on the customer list registers one
     of these from its ``AppConfig.ready()``, the same way it would register a timeline source
     (``customers.selectors.register_timeline_source``)::

@@ -76,10 +76,6 @@ class CustomerFeedbackLink(BusinessOwned):
     def __str__(self) -> str:
         return f"{self.customer} · {self.created_at:%Y-%m-%d}"
 
-    @property
-    def is_expired(self) -> bool:
-        return self.expires_at <= timezone.now()
-
 
 class Feedback(BusinessOwned):
     class LinkKind(models.TextChoices):

@@ -27,7 +27,7 @@ from .pipeline import ERROR, STATE_LABELS, ImportReport
 
 
 def can_import_export(request) -> bool:
-    """Owners import and export; staff members do not (DESIGN: staff cannot export), and the
+    """Owners import and export; staff members do not (staff cannot export), and the
     operator, who has no business, never reads a business's customers."""
     user = request.user
     return bool(user.is_active and user.is_staff and is_owner(user))
