@@ -8,7 +8,7 @@ from rest_framework_api_key.models import APIKey
 
 from .models import Business, BusinessAPIKey, Membership, TeamMember, time_zone_choices
 from .services import api_key_create
-from .tenancy import business_for, is_operator, is_owner
+from .tenancy import business_for, business_members, is_operator, is_owner
 
 
 class MembershipInline(admin.TabularInline):
@@ -52,6 +52,10 @@ class BusinessAdmin(admin.ModelAdmin):
 
     def get_inlines(self, request, obj):
         return self.inlines if is_operator(request.user) else ()
+
+    def get_prepopulated_fields(self, request, obj=None):
+        # The slug is read-only for owners: prepopulating it would break their form.
+        return self.prepopulated_fields if is_operator(request.user) else {}
 
     def has_module_permission(self, request):
         return is_operator(request.user) or is_owner(request.user)
@@ -139,9 +143,8 @@ class TeamMemberAdmin(UserAdmin):
         qs = super().get_queryset(request).filter(is_superuser=False)
         if is_operator(request.user):
             return qs
-        return qs.filter(
-            membership__business=business_for(request.user),
-            membership__role=Membership.Role.STAFF,
+        return business_members(business_for(request.user), qs).filter(
+            membership__role=Membership.Role.STAFF
         )
 
     def _allowed(self, request) -> bool:
@@ -174,9 +177,29 @@ class TeamMemberAdmin(UserAdmin):
             )
 
 
+class BusinessAPIKeyForm(forms.ModelForm):
+    # The library's labels and help texts are English only: give ours, translated.
+    class Meta:
+        model = BusinessAPIKey
+        fields = ("name", "read_only", "revoked", "expiry_date")
+        labels = {
+            "name": _("Name"),
+            "read_only": _("Read only"),
+            "revoked": _("Revoked"),
+            "expiry_date": _("Expires"),
+        }
+        help_texts = {
+            "name": _("A name for the key, for example the till it is used on."),
+            "revoked": _("A revoked key can no longer be used. This cannot be undone."),
+            "expiry_date": _("Once the key expires, clients cannot use it any more."),
+        }
+
+
 @admin.register(BusinessAPIKey)
 class BusinessAPIKeyAdmin(admin.ModelAdmin):
     """Owners create and revoke their business's API keys; the key is shown once."""
+
+    form = BusinessAPIKeyForm
 
     list_display = ("name", "prefix", "read_only", "created", "last_used_at", "revoked")
     list_filter = ("revoked", "read_only")
@@ -217,6 +240,7 @@ class BusinessAPIKeyAdmin(admin.ModelAdmin):
             business=business_for(request.user),
             name=obj.name,
             read_only=obj.read_only,
+            expiry_date=obj.expiry_date,
             created_by=request.user,
         )
         obj.pk = api_key.pk

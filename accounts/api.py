@@ -28,7 +28,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
 from .models import Business, BusinessAPIKey
-from .tenancy import business_for, is_operator, is_owner, scope_queryset
+from .tenancy import business_for, business_members, is_operator, is_owner, scope_queryset
 
 logger = logging.getLogger(__name__)
 
@@ -193,11 +193,9 @@ class ScopedUserField(_BoundedPrimaryKeyMixin, serializers.PrimaryKeyRelatedFiel
     """A team member of the caller's business."""
 
     def get_queryset(self) -> QuerySet:
-        from django.contrib.auth.models import User
-
         request = self.context.get("request")
         business = business_for(request.user) if request else None
-        return User.objects.filter(membership__business=business, is_active=True)
+        return business_members(business).filter(is_active=True)
 
 
 class ApiKeyThrottle(SimpleRateThrottle):

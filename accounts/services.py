@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.contrib.auth.models import User
 from django.db import transaction
 
@@ -45,10 +47,19 @@ def member_add(
 
 
 def api_key_create(
-    *, business: Business, name: str, read_only: bool = False, created_by: User | None = None
+    *,
+    business: Business,
+    name: str,
+    read_only: bool = False,
+    expiry_date: datetime | None = None,
+    created_by: User | None = None,
 ) -> tuple[BusinessAPIKey, str]:
     """A new key for `business`; the plain key is returned once and only its hash is kept."""
     api_key, key = BusinessAPIKey.objects.create_key(
-        business=business, name=name, read_only=read_only, created_by=created_by
+        business=business,
+        name=name,
+        read_only=read_only,
+        expiry_date=expiry_date,
+        created_by=created_by,
     )
     return api_key, key

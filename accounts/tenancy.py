@@ -72,8 +72,31 @@ def is_owner(user: Any) -> bool:
 
 
 def is_operator(user: Any) -> bool:
-    """The platform operator: a superuser who belongs to no business."""
-    return bool(user.is_active and user.is_superuser and membership_for(user) is None)
+    """The platform operator: a superuser who belongs to no business at all.
+
+    A superuser whose business was deactivated is still that business's member, so they
+    see nothing (fail closed) rather than every business."""
+    if not (user.is_active and user.is_superuser):
+        return False
+    if membership_for(user) is not None:
+        return False
+    cached = getattr(user, "_xw_any_membership", None)
+    if cached is None:
+        cached = Membership.objects.filter(user_id=user.pk).exists()
+        user._xw_any_membership = cached
+    return not cached
+
+
+def business_members(business: Business | int | None, users: models.QuerySet | None = None):
+    """The users who work for `business` (owner and staff), out of `users` (default: every
+    user). No business means nobody: fail closed, like `for_business`."""
+    if users is None:
+        from django.contrib.auth import get_user_model
+
+        users = get_user_model()._default_manager.all()
+    if business is None:
+        return users.none()
+    return users.filter(membership__business=business)
 
 
 def is_business_owned(model: type[models.Model]) -> bool:
@@ -102,8 +125,8 @@ def _scope_related(field: models.Field, kwargs: dict, request: HttpRequest) -> N
     elif (
         related is not None and related._meta.label == "auth.User" and not is_operator(request.user)
     ):
-        kwargs["queryset"] = related._default_manager.filter(
-            membership__business=business_for(request.user)
+        kwargs["queryset"] = business_members(
+            business_for(request.user), related._default_manager.all()
         )
 
 
@@ -230,6 +253,6 @@ class ScopedRelatedListFilter(admin.RelatedFieldListFilter):
         if is_business_owned(related):
             qs = scope_queryset(qs, request)
         elif related._meta.label == "auth.User" and not is_operator(request.user):
-            qs = qs.filter(membership__business=business_for(request.user))
+            qs = business_members(business_for(request.user), qs)
         ordering = self.field_admin_ordering(field, request, model_admin) or ()
         return [(obj.pk, str(obj)) for obj in qs.order_by(*ordering)]

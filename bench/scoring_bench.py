@@ -20,11 +20,6 @@ occasional and one-time buyers, and leads who never bought; some customers stop 
   on PostgreSQL through a server-side-binding psycopg cursor, which pipelines it).
   Floor = the sum of the three. On PostgreSQL the write is also timed with COPY
   (`x_floor_copy`: the ratio to that stricter floor).
-- an experiment (skip with --no-experiment), only while segmentation.services still writes
-  through `_score_rows` + bulk_create: the app again, its score write monkeypatched to build
-  tuples from the arrays and executemany (SQLite and PostgreSQL) or COPY (PostgreSQL) them
-  instead of 100k CustomerScore instances — checking the rows are identical to the app's
-  own. (The app has since made that change: commit d2e154a, `_scores_replace`.)
 
 Each database runs in its own process (Django settings are per process): SQLite in a
 throwaway file var/bench/scoring.sqlite3, PostgreSQL in a database created and dropped here
@@ -48,7 +43,6 @@ import statistics
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -425,60 +419,6 @@ def floor_write(
     return len(rows)
 
 
-# --- the recommended change, tried on the app by monkeypatching (not the app's code) -----
-
-
-@contextmanager
-def raw_score_write(connection, *, copy: bool = False):
-    """Inside: segmentation.services.scoring_run_execute writes its scores as tuples built
-    from the arrays with one executemany (or COPY) instead of 100k CustomerScore instances
-    through bulk_create. Everything else — read, maths, DELETE, locking, the run record,
-    the one transaction — is the app's own code."""
-    from unittest import mock
-
-    from segmentation import services
-    from segmentation.models import CustomerScore
-
-    class Rows(list):
-        pass
-
-    def fast_score_rows(business, run, as_of, inputs, satisfaction, result):
-        return Rows(
-            score_tuples(
-                connection, business.pk, run.pk, as_of, inputs.customer_ids, result,
-                inputs.cost_to_serve, satisfaction,
-            )
-        )  # fmt: skip
-
-    class Manager:
-        def filter(self, *args, **kwargs):
-            return CustomerScore.objects.filter(*args, **kwargs)
-
-        def bulk_create(self, rows, batch_size=None):
-            assert isinstance(rows, Rows)
-            insert_scores(connection, rows, copy=copy)
-            return rows
-
-    class Scores:
-        objects = Manager()
-
-    with (
-        mock.patch.object(services, "_score_rows", fast_score_rows),
-        mock.patch.object(services, "CustomerScore", Scores),
-    ):
-        yield
-
-
-def score_snapshot(business) -> list[tuple]:
-    from segmentation.models import CustomerScore
-
-    return list(
-        CustomerScore.objects.filter(business=business)
-        .order_by("customer_id")
-        .values_list("customer_id", *CustomerScore.VALUE_FIELDS)
-    )
-
-
 # --- one database ----------------------------------------------------------------------
 
 
@@ -513,42 +453,6 @@ def placeholder_run(business):
         status=ScoringRun.Status.FAILED,
         error="scoring_bench: the floor's rows point at this run",
     )
-
-
-def run_experiments(args, conn, business, n_customers: int, floor_s: float) -> dict:
-    """The app with its score write replaced (raw_score_write): end to end, median of
-    --repeat, and whether it wrote exactly the rows the app's own write did."""
-    from segmentation.models import ScoringRun
-    from segmentation.services import scoring_run_execute
-
-    reference = score_snapshot(business)  # the app's own write, from the last timed run
-    variants = [("raw executemany write", False)]
-    if conn.vendor == "postgresql":
-        variants.append(("raw COPY write", True))
-    out = {}
-    for label, copy in variants:
-        samples = []
-        for _ in range(args.repeat):
-            with raw_score_write(conn, copy=copy):
-                seconds, run = _seconds(scoring_run_execute, business=business, as_of=AS_OF)
-            run.refresh_from_db()
-            if run.status != ScoringRun.Status.SUCCEEDED or run.customers_scored != n_customers:
-                raise SystemExit(f"{label}: scoring run {run.pk}: {run.status} {run.error}")
-            samples.append(seconds)
-        identical = score_snapshot(business) == reference
-        median = statistics.median(samples)
-        out[label] = {
-            "end_to_end_s": round(median, 2),
-            "x_floor": round(median / floor_s, 2) if floor_s else None,
-            "samples_s": [round(x, 3) for x in samples],
-            "identical_rows": identical,
-        }
-        print(
-            f"[{conn.vendor}] experiment '{label}': end to end {median:.2f}s "
-            f"({median / floor_s:.2f}x floor), rows identical to the app's: {identical}",
-            flush=True,
-        )
-    return out
 
 
 def run_variant(args) -> dict:
@@ -687,19 +591,6 @@ def run_variant(args) -> dict:
         "scores_in_table": CustomerScore.objects.filter(business=business).count(),
         "machine": common.machine_info(),
     }
-    if not args.no_experiment:
-        from segmentation import services
-
-        if not hasattr(services, "_score_rows"):  # the change is in the app already
-            result["experiments"] = {
-                "skipped": "segmentation.services no longer builds CustomerScore instances "
-                "for bulk_create (it writes raw: see _scores_replace); nothing to try"
-            }
-        else:
-            try:
-                result["experiments"] = run_experiments(args, conn, business, n_customers, floor_s)
-            except Exception as exc:  # an experiment never fails the benchmark
-                result["experiments"] = {"error": f"{type(exc).__name__}: {exc}"}
     if args.profile or (not passed and not args.no_profile):
         print(f"[{vendor}] profiling one more end-to-end run", flush=True)
         result["profile"] = profile_run(lambda: scoring_run_execute(business=business, as_of=AS_OF))
@@ -785,11 +676,6 @@ def parse_args(argv=None):
     parser.add_argument("--analyze", action="store_true", help="ANALYZE on SQLite too")
     parser.add_argument("--profile", action="store_true", help="cProfile one extra run")
     parser.add_argument("--no-profile", action="store_true", help="no cProfile on a miss")
-    parser.add_argument(
-        "--no-experiment",
-        action="store_true",
-        help="skip re-running the app with its score write replaced by a raw one",
-    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--variant", choices=("sqlite", "postgres"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)

@@ -1,19 +1,15 @@
-import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.http import FileResponse, Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils import timezone, translation
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
@@ -22,30 +18,127 @@ from accounts.tenancy import (
     BusinessScopedInlineMixin,
     ScopedRelatedListFilter,
     business_for,
-    is_owner,
 )
 
 from .admin_filters import PhoneNeedsCheckingFilter, TagSearchFilter
-from .exporting import (
-    CONTENT_TYPES,
-    CSV,
-    FORMATS,
-    XLSX,
-    customer_table,
-    export_filename,
-    iter_csv,
-    purchase_table,
-    write_xlsx,
-)
-from .forms import ImportUploadForm
-from .importing.columns import ALIASES, FIELDS, LABELS
-from .importing.jobs import import_job_confirm, import_job_create, import_job_delete
-from .importing.pipeline import ERROR, STATE_LABELS, ImportReport
+from .exporting import customer_table, purchase_table
+
+# The import/export admin lives beside the import pipeline; importing it also registers the
+# import jobs' admin.
+from .importing.admin import ImportExportMixin
 from .models import Customer, CustomerMerge, FollowUp, ImportJob, Interaction, Purchase, Tag
 from .money import format_money
 from .phones import looks_like_phone, phone_search_q
 from .selectors import customer_timeline, customer_totals
-from .services import customer_merge, customers_add_tag, customers_set_status
+from .services import (
+    customer_merge,
+    customers_add_tag,
+    customers_set_status,
+    follow_ups_mark_done,
+)
+
+
+@dataclass(frozen=True)
+class CustomerAdminExtension:
+    """What a higher app adds to the customer admin, without subclassing or re-registering it.
+
+    customers never imports the apps above it (docs/architecture.md), so an app such as segmentation
+    that wants its own columns, filters, inline or actions on the customer list registers one
+    of these from its ``AppConfig.ready()``, the same way it would register a timeline source
+    (``customers.selectors.register_timeline_source``)::
+
+        def ready(self):
+            from customers.admin import CustomerAdminExtension, register_customer_admin_extension
+
+            register_customer_admin_extension(
+                CustomerAdminExtension(
+                    key="segmentation",
+                    columns=(segment_column, churn_column),   # admin.display'ed callables
+                    filters=(ChurnBandFilter, ("score__value_tier", admin.ChoicesFieldListFilter)),
+                    select_related=("score",),
+                    replaces=("source", "city"),               # keep the list narrow on a phone
+                )
+            )
+
+    - ``columns``: callables ``(customer) -> str`` (decorate them with ``@admin.display`` for a
+      heading and ``ordering``); inserted in ``list_display`` right after the status column.
+    - ``filters``: ``list_filter`` entries (a field path, a ``(path, FilterClass)`` pair or a
+      ``SimpleListFilter``); inserted right after the status filter. Field-path filters are
+      allowed as lookups because Django asks ``get_list_filter()``.
+    - ``select_related``: added to ``list_select_related``, so the columns cost no query per row.
+    - ``inlines``: inline classes shown on the customer page (put first, before purchases).
+    - ``actions``: action callables ``(modeladmin, request, queryset)``, decorated with
+      ``@admin.action``; shown to everyone who may change customers.
+    - ``replaces``: names of the base columns the extension's columns stand in for.
+
+    Registering the same ``key`` twice replaces the earlier registration, so a reloaded
+    ``ready()`` (tests, autoreload) never duplicates columns. Extensions apply in registration
+    order. Tenancy is unchanged: every extension works on the scoped queryset of this admin.
+    """
+
+    key: str
+    columns: Sequence[Callable] = ()
+    filters: Sequence = ()
+    select_related: Sequence[str] = ()
+    inlines: Sequence[type] = ()
+    actions: Sequence[Callable] = ()
+    replaces: Sequence[str] = ()
+
+
+CUSTOMER_ADMIN_EXTENSIONS: dict[str, CustomerAdminExtension] = {}
+
+
+def register_customer_admin_extension(extension: CustomerAdminExtension) -> None:
+    """Add (or replace, by ``key``) a higher app's columns, filters, inlines and actions."""
+    CUSTOMER_ADMIN_EXTENSIONS[extension.key] = extension
+
+
+def unregister_customer_admin_extension(key: str) -> None:
+    CUSTOMER_ADMIN_EXTENSIONS.pop(key, None)
+
+
+def _insert_after(items: Sequence, anchor, extra: Sequence) -> list:
+    """``items`` with ``extra`` right after ``anchor`` (or at the end without it)."""
+    items = list(items)
+    position = items.index(anchor) + 1 if anchor in items else len(items)
+    return [*items[:position], *extra, *items[position:]]
+
+
+class CustomerAdminExtensionsMixin:
+    """Applies CUSTOMER_ADMIN_EXTENSIONS to the customer admin, at request time."""
+
+    def get_list_display(self, request):
+        extensions = CUSTOMER_ADMIN_EXTENSIONS.values()
+        replaced = {name for ext in extensions for name in ext.replaces}
+        columns = [c for ext in extensions for c in ext.columns]
+        base = [c for c in super().get_list_display(request) if c not in replaced]
+        return _insert_after(base, "status", columns)
+
+    def get_list_filter(self, request):
+        filters = [f for ext in CUSTOMER_ADMIN_EXTENSIONS.values() for f in ext.filters]
+        return _insert_after(super().get_list_filter(request), "status", filters)
+
+    def get_list_select_related(self, request):
+        base = super().get_list_select_related(request)
+        extra = [r for ext in CUSTOMER_ADMIN_EXTENSIONS.values() for r in ext.select_related]
+        if base is True or not extra:
+            return base
+        return tuple(dict.fromkeys([*(base or ()), *extra]))
+
+    def get_inlines(self, request, obj):
+        extra = [i for ext in CUSTOMER_ADMIN_EXTENSIONS.values() for i in ext.inlines]
+        return [*extra, *super().get_inlines(request, obj)]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not actions and not self.has_change_permission(request):
+            return actions  # no actions at all (popups, view-only users)
+        for ext in CUSTOMER_ADMIN_EXTENSIONS.values():
+            for func in ext.actions:
+                action = self.get_action(func)
+                if action is not None:
+                    actions[action[1]] = action
+        return actions
 
 
 class PhoneSearchMixin:
@@ -94,120 +187,6 @@ class CustomerActionForm(ActionForm):
     )
 
 
-def can_import_export(request) -> bool:
-    """Owners import and export; staff members do not (DESIGN: staff cannot export), and the
-    operator, who has no business, never reads a business's customers."""
-    user = request.user
-    return bool(user.is_active and user.is_staff and is_owner(user))
-
-
-class ImportExportMixin:
-    """Import and Export buttons on a changelist, the upload page and the export views."""
-
-    import_kind: str
-    change_list_template = "admin/customers/change_list_import_export.html"
-
-    def export_table(self, business, queryset):
-        raise NotImplementedError
-
-    def _url_name(self, what: str) -> str:
-        return f"{self.opts.app_label}_{self.opts.model_name}_{what}"
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view
-        return [
-            path("import/", wrap(self.import_view), name=self._url_name("import")),
-            path("export/<str:fmt>/", wrap(self.export_view), name=self._url_name("export")),
-            *super().get_urls(),
-        ]
-
-    def changelist_view(self, request, extra_context=None):
-        extra = dict(extra_context or {})
-        if can_import_export(request):
-            extra["xw_import_url"] = reverse(f"admin:{self._url_name('import')}")
-            extra["xw_export_urls"] = [
-                (fmt.upper(), reverse(f"admin:{self._url_name('export')}", args=[fmt]))
-                for fmt in FORMATS
-            ]
-        return super().changelist_view(request, extra)
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not can_import_export(request):
-            actions.pop("export_selected_csv", None)
-            actions.pop("export_selected_xlsx", None)
-        return actions
-
-    def _export_response(self, request, queryset, fmt: str):
-        if not can_import_export(request):
-            raise PermissionDenied
-        business = business_for(request.user)
-        table = self.export_table(business, queryset)
-        filename = export_filename(business, self.import_kind, fmt)
-        if fmt == CSV:
-            response = StreamingHttpResponse(iter_csv(table), content_type=CONTENT_TYPES[CSV])
-            response["Content-Disposition"] = content_disposition_header(True, filename)
-            return response
-        spool = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes (and so deletes) it
-        write_xlsx(table, spool)
-        spool.seek(0)
-        return FileResponse(
-            spool, as_attachment=True, filename=filename, content_type=CONTENT_TYPES[XLSX]
-        )
-
-    def export_view(self, request, fmt: str):
-        """Everything the changelist shows with its current filters and search."""
-        if not can_import_export(request):
-            raise PermissionDenied
-        if fmt not in FORMATS:
-            raise Http404
-        try:
-            changelist = self.get_changelist_instance(request)
-        except IncorrectLookupParameters:
-            return redirect(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
-        return self._export_response(request, changelist.get_queryset(request), fmt)
-
-    @admin.action(description=_("Export selected as CSV"))
-    def export_selected_csv(self, request, queryset):
-        return self._export_response(request, queryset, CSV)
-
-    @admin.action(description=_("Export selected as Excel (XLSX)"))
-    def export_selected_xlsx(self, request, queryset):
-        return self._export_response(request, queryset, XLSX)
-
-    def import_view(self, request):
-        if not can_import_export(request):
-            raise PermissionDenied
-        business = business_for(request.user)
-        form = ImportUploadForm(request.POST or None, request.FILES or None, kind=self.import_kind)
-        if request.method == "POST" and form.is_valid():
-            job = import_job_create(
-                business=business,
-                user=request.user,
-                kind=self.import_kind,
-                upload=form.cleaned_data["file"],
-                valid_only=form.cleaned_data["valid_only"],
-                create_customers=form.cleaned_data.get("create_customers", False),
-                language=translation.get_language(),
-            )
-            return redirect("admin:customers_importjob_progress", job.pk)
-        columns = [
-            (LABELS[name], ", ".join(a for a in ALIASES[name] if not a.isascii())[:60])
-            for name in FIELDS[self.import_kind]
-        ]
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Import %(things)s") % {"things": self.opts.verbose_name_plural},
-            "form": form,
-            "columns": columns,
-            "recent": ImportJob.objects.for_business(business)
-            .filter(kind=self.import_kind)
-            .select_related("created_by")[:5],
-        }
-        return TemplateResponse(request, "admin/customers/import/upload.html", context)
-
-
 class PurchaseInline(BusinessScopedInlineMixin, admin.TabularInline):
     model = Purchase
     extra = 1
@@ -246,7 +225,11 @@ class TagAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(
-    ImportExportMixin, PhoneSearchMixin, BusinessScopedAdminMixin, admin.ModelAdmin
+    CustomerAdminExtensionsMixin,
+    ImportExportMixin,
+    PhoneSearchMixin,
+    BusinessScopedAdminMixin,
+    admin.ModelAdmin,
 ):
     import_kind = ImportJob.Kind.CUSTOMERS
     phone_terms_search_text = False  # names hold no digits; numbers are matched exactly
@@ -277,7 +260,9 @@ class CustomerAdmin(
     show_full_result_count = False
     ordering = ("-id",)
     autocomplete_fields = ("tags",)
-    readonly_fields = ("totals", "timeline", "created_at", "updated_at")
+    # The consent time is a record set when consent is ticked, never typed: a form round trip
+    # would drop its seconds and log a change nobody made.
+    readonly_fields = ("totals", "timeline", "marketing_consent_at", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "phone", "customer_no", "status", "tags", "assigned_to")}),
         (_("History"), {"fields": ("totals", "timeline")}),
@@ -382,9 +367,11 @@ class CustomerAdmin(
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return
+        # Only the tag's own business's customers get it (an operator may select several).
+        count = sum(1 for customer in queryset if customer.business_id == tag.business_id)
         self.message_user(
             request,
-            _("Tag “%(tag)s” added to %(count)d customers.") % {"tag": tag, "count": len(queryset)},
+            _("Tag “%(tag)s” added to %(count)d customers.") % {"tag": tag, "count": count},
         )
 
     @admin.action(description=_("Set status of selected customers"))
@@ -482,7 +469,7 @@ class FollowUpAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Mark selected follow-ups done"))
     def mark_done(self, request, queryset):
-        count = queryset.filter(done_at__isnull=True).update(done_at=timezone.now())
+        count = follow_ups_mark_done(follow_ups=queryset)
         self.message_user(
             request, ngettext("%d follow-up done.", "%d follow-ups done.", count) % count
         )
@@ -501,118 +488,3 @@ class CustomerMergeAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
-
-
-@admin.register(ImportJob)
-class ImportJobAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
-    """Past and running imports: the upload → preview → confirm → result pages live here."""
-
-    list_display = ("created_at", "kind", "file_link", "status", "summary", "created_by")
-    list_display_links = None
-    list_filter = ("kind", "status")
-    list_select_related = ("created_by",)
-    ordering = ("-created_at", "-id")
-    list_per_page = 50
-
-    def has_module_permission(self, request):
-        return can_import_export(request)
-
-    def has_view_permission(self, request, obj=None):
-        return can_import_export(request)
-
-    def has_add_permission(self, request, *args):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return can_import_export(request)
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view
-        return [
-            path(
-                "<int:pk>/progress/",
-                wrap(self.progress_view),
-                name="customers_importjob_progress",
-            ),
-            path("<int:pk>/confirm/", wrap(self.confirm_view), name="customers_importjob_confirm"),
-            *super().get_urls(),
-        ]
-
-    @admin.display(description=_("file"), ordering="original_name")
-    def file_link(self, obj: ImportJob) -> str:
-        url = reverse("admin:customers_importjob_progress", args=[obj.pk])
-        return format_html('<a href="{}">{}</a>', url, obj.original_name or "—")
-
-    @admin.display(description=_("rows"))
-    def summary(self, obj: ImportJob) -> str:
-        data = obj.result or obj.preview or {}
-        counts = data.get("counts") or {}
-        if not counts:
-            return "—"
-        return ", ".join(
-            f"{STATE_LABELS[state]} {n}"
-            for state, n in counts.items()
-            if n and state in STATE_LABELS
-        )
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        if not str(object_id).isdigit():
-            raise Http404
-        return redirect("admin:customers_importjob_progress", int(object_id))
-
-    def delete_model(self, request, obj):
-        import_job_delete(job=obj)
-
-    def delete_queryset(self, request, queryset):
-        for job in queryset:
-            import_job_delete(job=job)
-
-    def _job(self, request, pk: int) -> ImportJob:
-        if not can_import_export(request):
-            raise PermissionDenied
-        # Scoped: another business's job is simply not there.
-        return get_object_or_404(self.get_queryset(request).select_related("business"), pk=pk)
-
-    def progress_view(self, request, pk: int):
-        job = self._job(request, pk)
-        data = job.result if job.status == ImportJob.Status.DONE else job.preview
-        report = ImportReport.from_dict(data) if data else None
-        rows = []
-        if report is not None:
-            for entry in report.preview:
-                rows.append({**entry, "label": STATE_LABELS.get(entry["state"], entry["state"])})
-        model = Customer if job.kind == ImportJob.Kind.CUSTOMERS else Purchase
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Import of %(file)s") % {"file": job.original_name},
-            "job": job,
-            "report": report,
-            "rows": rows,
-            "error_state": ERROR,
-            "state_counts": [
-                (STATE_LABELS[state], n) for state, n in (report.counts.items() if report else [])
-            ],
-            "refresh": job.is_running,
-            "can_confirm": bool(
-                job.status == ImportJob.Status.READY
-                and report is not None
-                and not report.file_error
-                and report.to_write
-            ),
-            "changelist_url": reverse(
-                f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"
-            ),
-            "import_url": reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_import"),
-        }
-        return TemplateResponse(request, "admin/customers/import/job.html", context)
-
-    def confirm_view(self, request, pk: int):
-        job = self._job(request, pk)
-        if request.method == "POST":
-            valid_only = True if request.POST.get("valid_only") else None
-            import_job_confirm(job=job, valid_only=valid_only)
-        return redirect("admin:customers_importjob_progress", job.pk)

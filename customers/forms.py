@@ -12,7 +12,7 @@ ALLOWED_EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
 
 
 def max_upload_mb() -> int:
-    return int(getattr(settings, "IMPORT_MAX_UPLOAD_MB", 200))
+    return settings.IMPORT_MAX_UPLOAD_MB
 
 
 class ImportUploadForm(forms.Form):

@@ -157,6 +157,9 @@ class Customer(BusinessOwned):
         ]
 
     def __str__(self) -> str:
+        # Two customers called 沈刚 must differ in every picker: the phone's last four digits.
+        if len(self.phone) >= 4:
+            return f"{self.name} (…{self.phone[-4:]})"
         return self.name
 
     def clean(self) -> None:

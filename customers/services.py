@@ -6,6 +6,8 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Business
@@ -66,6 +68,14 @@ def customer_merge(*, source: Customer, target: Customer, actor: User | None) ->
         merged_by=actor,
     )
     return target
+
+
+@transaction.atomic
+@transaction.atomic
+def follow_ups_mark_done(*, follow_ups: QuerySet[FollowUp]) -> int:
+    """Mark the open follow-ups among `follow_ups` done now; done ones keep their time.
+    Returns how many were marked."""
+    return follow_ups.filter(done_at__isnull=True).update(done_at=timezone.now())
 
 
 @transaction.atomic

@@ -9,3 +9,8 @@ customer_merged = Signal()
 # `purchase_ids`. Single saves fire Django's post_save as usual; file imports of old sales
 # send nothing on purpose (no feedback requests for last year's receipts).
 purchases_recorded = Signal()
+
+# Sent by `seed_demo` for every demo business, new or already there, with `business`. Higher
+# apps complete the demo (segmentation scores a business that has no scores yet), so a fresh
+# `make run` shows a scored demo without customers importing them.
+demo_seeded = Signal()

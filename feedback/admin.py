@@ -1,14 +1,15 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_POST
 
 from accounts.tenancy import BusinessScopedAdminMixin, business_for, is_operator
 
@@ -27,13 +28,8 @@ class NpsGroupFilter(admin.SimpleListFilter):
         return Feedback.NpsGroup.choices
 
     def queryset(self, request, queryset):
-        ranges = {
-            Feedback.NpsGroup.PROMOTER: {"nps__gte": 9},
-            Feedback.NpsGroup.PASSIVE: {"nps__gte": 7, "nps__lte": 8},
-            Feedback.NpsGroup.DETRACTOR: {"nps__lte": 6},
-        }
-        if self.value() in ranges:
-            return queryset.filter(**ranges[self.value()])
+        if self.value() in Feedback.NpsGroup.values:
+            return queryset.filter(Feedback.group_q(self.value()))
         return queryset
 
 
@@ -110,7 +106,7 @@ class FeedbackAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
                     "customer",
                     "phone",
                     "link_kind",
-                    "language",
+                    "language_shown",
                 )
             },
         ),
@@ -127,13 +123,18 @@ class FeedbackAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
         "customer",
         "phone",
         "link_kind",
-        "language",
+        "language_shown",
         "replied_by",
         "replied_at",
     )
 
     def has_add_permission(self, request, *args):
         return False  # feedback comes from customers, through the public page
+
+    @admin.display(description=_("language"))
+    def language_shown(self, obj: Feedback) -> str:
+        # The page's language as the customer saw it, named in the reader's language.
+        return str(dict(settings.LANGUAGES).get(obj.language, obj.language or "—"))
 
     @admin.display(description=_("NPS group"))
     def nps_group_label(self, obj: Feedback) -> str:
@@ -191,7 +192,7 @@ class FeedbackSettingsAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
             ),
             path(
                 "<int:pk>/new-link/",
-                wrap(require_POST(self.new_link_view)),
+                wrap(self.new_link_view),
                 name="feedback_feedbacksettings_new_link",
             ),
             *super().get_urls(),
@@ -233,10 +234,30 @@ class FeedbackSettingsAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
         response["Cache-Control"] = "private, no-store"
         return response
 
+    def _confirm_new_link(self, request, settings_list, hidden: list[tuple[str, str]]):
+        """A new link retires every printed code: ask before doing it (issue 10, item 6)."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Make a new feedback link?"),
+            "businesses": [fs.business for fs in settings_list],
+            "hidden": hidden,
+            "cancel_url": (
+                reverse("admin:feedback_feedbacksettings_change", args=[settings_list[0].pk])
+                if len(settings_list) == 1
+                else reverse("admin:feedback_feedbacksettings_changelist")
+            ),
+        }
+        return TemplateResponse(
+            request, "admin/feedback/feedbacksettings/new_link_confirm.html", context
+        )
+
     def new_link_view(self, request, pk: int):
         obj = self._scoped_object(request, pk)
         if not self.has_change_permission(request, obj):
             raise PermissionDenied
+        if request.method != "POST" or request.POST.get("confirm") != "yes":
+            return self._confirm_new_link(request, [obj], [])
         feedback_link_renew(business=obj.business)
         self.message_user(
             request, gettext("New feedback link made: older links and printed codes stop working.")
@@ -249,7 +270,13 @@ class FeedbackSettingsAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
     def new_link(self, request, queryset):
         if not self.has_change_permission(request):
             raise PermissionDenied
-        for fs in queryset.select_related("business"):
+        selected = list(queryset.select_related("business"))
+        if request.POST.get("confirm") != "yes":
+            hidden = [("action", "new_link")] + [
+                (admin.helpers.ACTION_CHECKBOX_NAME, str(fs.pk)) for fs in selected
+            ]
+            return self._confirm_new_link(request, selected, hidden)
+        for fs in selected:
             feedback_link_renew(business=fs.business)
         self.message_user(
             request,

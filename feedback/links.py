@@ -21,7 +21,6 @@ from accounts.models import Business
 from .models import CustomerFeedbackLink, FeedbackSettings
 
 BUSINESS_SALT = "xw.feedback.business"
-DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 
 
 class LinkNotFound(Exception):
@@ -61,12 +60,12 @@ def form_path(token: str) -> str:
 
 
 def public_base_url() -> str:
-    return getattr(settings, "XW_PUBLIC_BASE_URL", DEFAULT_PUBLIC_BASE_URL).rstrip("/")
+    return (settings.XW_PUBLIC_BASE_URL or settings.XW_LOCAL_BASE_URL).rstrip("/")
 
 
 def absolute_url(path: str, request=None) -> str:
-    """XW_PUBLIC_BASE_URL when set; else the host of the request (admin), else the default."""
-    if getattr(settings, "XW_PUBLIC_BASE_URL", None) or request is None:
+    """XW_PUBLIC_BASE_URL when set; else the host of the request (admin), else this machine."""
+    if settings.XW_PUBLIC_BASE_URL or request is None:
         return public_base_url() + path
     return request.build_absolute_uri(path)
 

@@ -77,10 +77,6 @@ class CustomerFeedbackLink(BusinessOwned):
     def __str__(self) -> str:
         return f"{self.customer} · {self.created_at:%Y-%m-%d}"
 
-    @property
-    def is_expired(self) -> bool:
-        return self.expires_at <= timezone.now()
-
 
 class Feedback(BusinessOwned):
     class LinkKind(models.TextChoices):
@@ -168,11 +164,16 @@ class Feedback(BusinessOwned):
 
     @staticmethod
     def group_of(nps: int) -> str:
-        if nps >= 9:
-            return Feedback.NpsGroup.PROMOTER
-        if nps >= 7:
-            return Feedback.NpsGroup.PASSIVE
-        return Feedback.NpsGroup.DETRACTOR
+        for group, (low, high) in NPS_BANDS.items():
+            if low <= nps <= high:
+                return group
+        raise ValueError(f"NPS {nps} is outside 0–10")
+
+    @staticmethod
+    def group_q(group: str) -> Q:
+        """The filter for one NPS group, from the same bands as `group_of`."""
+        low, high = NPS_BANDS[group]
+        return Q(nps__gte=low, nps__lte=high)
 
     @property
     def nps_group(self) -> str:
@@ -181,6 +182,15 @@ class Feedback(BusinessOwned):
     @property
     def stars_text(self) -> str:
         return "★" * (self.stars or 0)
+
+
+# The NPS bands, written once: group -> (lowest, highest) score. Used by group_of, the list
+# filter and the monthly figures.
+NPS_BANDS = {
+    Feedback.NpsGroup.PROMOTER: (9, 10),
+    Feedback.NpsGroup.PASSIVE: (7, 8),
+    Feedback.NpsGroup.DETRACTOR: (0, 6),
+}
 
 
 class FeedbackRequest(BusinessOwned):

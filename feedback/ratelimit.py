@@ -6,21 +6,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.cache import cache
 
-DEFAULT_LIMITS = {
-    "address_per_minute": 5,
-    "address_per_hour": 30,
-    "link_per_minute": 20,
-}
-
 
 def limits() -> dict[str, int]:
-    return {**DEFAULT_LIMITS, **getattr(settings, "XW_FEEDBACK_RATE_LIMITS", {})}
+    return settings.XW_FEEDBACK_RATE_LIMITS
 
 
 def client_address(request) -> str:
     """REMOTE_ADDR; behind one trusted reverse proxy (XW_FEEDBACK_TRUST_X_FORWARDED_FOR), the
     address that proxy saw: the last entry of X-Forwarded-For, which the client cannot forge."""
-    if getattr(settings, "XW_FEEDBACK_TRUST_X_FORWARDED_FOR", False):
+    if settings.XW_FEEDBACK_TRUST_X_FORWARDED_FOR:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         last = forwarded.split(",")[-1].strip()
         if last:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Avg, Case, Count, F, FloatField, Q, Value, When
+from django.db.models import Avg, Case, Count, F, FloatField, Value, When
 from django.db.models.functions import Cast, TruncMonth
 from django.urls import reverse
 from django.utils import timezone
@@ -95,9 +95,9 @@ def feedback_months(
     )
     figures_of = {
         "responses": Count("id"),
-        "promoters": Count("id", filter=Q(nps__gte=9)),
-        "passives": Count("id", filter=Q(nps__gte=7, nps__lte=8)),
-        "detractors": Count("id", filter=Q(nps__lte=6)),
+        "promoters": Count("id", filter=Feedback.group_q(Feedback.NpsGroup.PROMOTER)),
+        "passives": Count("id", filter=Feedback.group_q(Feedback.NpsGroup.PASSIVE)),
+        "detractors": Count("id", filter=Feedback.group_q(Feedback.NpsGroup.DETRACTOR)),
         "rated": Count("stars"),
         "avg_stars": Avg("stars"),
     }

@@ -22,13 +22,11 @@ from .links import LinkNotFound, ResolvedLink, resolve_token
 from .models import Feedback
 from .services import LinkUnusable, feedback_submit
 
-DEFAULT_MAX_BODY_BYTES = 32 * 1024
 SESSION_KEY = "xw_feedback_last"
 
 
 def max_body_bytes() -> int:
-    # 2,000 + 1,000 Chinese characters are ~27 kB once form-encoded (9 bytes each).
-    return getattr(settings, "XW_FEEDBACK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+    return settings.XW_FEEDBACK_MAX_BODY_BYTES
 
 
 def _messages(problem: str, business_name: str) -> tuple[str, str]:

@@ -197,7 +197,10 @@ class ScoredCustomerAdmin(CustomerAdmin):
     @admin.display(description=_("action"), ordering="score__action")
     def recommended(self, obj):
         score = self._score(obj)
-        return Action(score.action).label.split(":")[0] if score else "—"
+        if score is None:
+            return "—"
+        action = Action(score.action)
+        return format_html('<span title="{}">{}</span>', action.label, action.short_label)
 
     @admin.action(description=_("Rescore all customers now (in the background)"))
     def rescore_now(self, request, queryset):
@@ -215,7 +218,8 @@ admin.site.register(Customer, ScoredCustomerAdmin)
 class ScoringRunAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
     list_display = ("started_at", "as_of", "trigger", "status", "customers_scored", "duration_s")
     list_filter = ("status", "trigger")
-    readonly_fields = (
+    # The raw JSON columns (warnings, parameters) are shown through translated displays only.
+    fields = readonly_fields = (
         "as_of",
         "trigger",
         "status",
@@ -223,11 +227,52 @@ class ScoringRunAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
         "finished_at",
         "duration_s",
         "customers_scored",
-        "parameters",
+        "parameters_shown",
         "warnings_shown",
         "error",
     )
     show_full_result_count = False
+
+    @admin.display(description=_("fitted parameters"))
+    def parameters_shown(self, run: ScoringRun) -> str:
+        p = run.parameters or {}
+        if not p:
+            return "—"
+        bg, gg, cfg = p.get("bgnbd", {}), p.get("gamma_gamma", {}), p.get("settings", {})
+        sources = {
+            "fitted": gettext("fitted to your shop's purchases"),
+            "pooled": gettext("pooled from other shops (too little history to fit)"),
+            "prior": gettext("published prior (too little history to fit)"),
+        }
+
+        def num(value, digits=3):
+            return "—" if value is None else f"{value:.{digits}g}"
+
+        rows = [
+            (gettext("Customers"), p.get("customers", "—")),
+            (gettext("Customers with purchases"), p.get("customers_with_purchases", "—")),
+            (gettext("Repeat customers"), p.get("repeat_customers", "—")),
+            (
+                gettext("Purchase model (BG/NBD)"),
+                f"{sources.get(p.get('bgnbd_source'), p.get('bgnbd_source', '—'))}: "
+                f"r {num(bg.get('r'))} · α {num(bg.get('alpha'))} · "
+                f"a {num(bg.get('a'))} · b {num(bg.get('b'))}",
+            ),
+            (
+                gettext("Spend model (Gamma-Gamma)"),
+                f"{gettext('fitted') if p.get('gamma_gamma_fitted') else gettext('prior')}: "
+                f"p {num(gg.get('p'))} · q {num(gg.get('q'))} · v {num(gg.get('v'))}",
+            ),
+            (
+                gettext("Horizon and discount"),
+                gettext("%(months)s months, %(rate)s %% a year")
+                % {
+                    "months": cfg.get("horizon_months", "—"),
+                    "rate": num((cfg.get("discount_rate_annual") or 0) * 100, 3),
+                },
+            ),
+        ]
+        return format_html_join("", "<div><b>{}</b>: {}</div>", rows)
 
     @admin.display(description=_("warnings"))
     def warnings_shown(self, run: ScoringRun) -> str:

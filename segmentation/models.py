@@ -33,6 +33,21 @@ class Action(models.TextChoices):
     MAINTAIN = "maintain", _("Maintain: low-cost routine")
     REVIEW_COST = "review_cost", _("Review cost: serving them costs more than they bring")
 
+    @property
+    def short_label(self) -> str:
+        """A word or two for a list column; the full label is the description."""
+        return ACTION_SHORT_LABELS[self]
+
+
+# Carried separately, not cut from the label: translations need not keep an ASCII ':'.
+ACTION_SHORT_LABELS = {
+    Action.CARE: _("Care"),
+    Action.WIN_BACK: _("Win back"),
+    Action.NURTURE: _("Nurture"),
+    Action.MAINTAIN: _("Maintain"),
+    Action.REVIEW_COST: _("Review cost"),
+}
+
 
 class ScoringRun(BusinessOwned):
     class Status(models.TextChoices):

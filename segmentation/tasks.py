@@ -18,7 +18,6 @@ from .services import scoring_run_execute, scoring_run_queue
     reject_on_worker_lost=True,
     time_limit=30 * 60,
     soft_time_limit=28 * 60,
-    max_retries=2,
 )
 def score_business(
     business_id: int,

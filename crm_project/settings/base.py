@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "drf_spectacular",
     "axes",
+    "drf_spectacular_sidecar",
     "accounts",
     "customers",
     "feedback",
@@ -162,6 +163,10 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ works offline: Swagger UI from the installed sidecar package, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a "status": one named enum each in the schema.
     "ENUM_NAME_OVERRIDES": {
@@ -196,6 +201,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": str(CELERY_DATA_DIR / "queue"),
         "data_folder_out": str(CELERY_DATA_DIR / "queue"),
         "processed_folder": str(CELERY_DATA_DIR / "processed"),
+        # Else kombu writes control/celery.exchange into the current directory.
+        "control_folder": str(CELERY_DATA_DIR / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
@@ -205,7 +212,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     }
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (CELERY_DATA_DIR / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
@@ -242,8 +249,8 @@ XW_SCORING = {
 XW_STAFF_COST_PER_HOUR = env.float("XW_STAFF_COST_PER_HOUR", default=30.0)
 # Each complaint (an interaction of kind "complaint") adds this much to the cost to serve.
 XW_COMPLAINT_COST = env.float("XW_COMPLAINT_COST", default=20.0)
-# Tests only: a pause inside the score write, so a test can kill a worker midway.
-XW_TEST_PAUSE_BEFORE_SCORE_WRITE = env.float("XW_TEST_PAUSE_BEFORE_SCORE_WRITE", default=0.0)
+# Fault injection for the worker-kill test; only settings/test.py reads it from the environment.
+XW_TEST_PAUSE_BEFORE_SCORE_WRITE = 0.0
 
 # Feedback (docs/feedback.md)
 XW_FEEDBACK_SENDER = env("XW_FEEDBACK_SENDER", default="feedback.senders.LogSender")
@@ -253,3 +260,22 @@ XW_FEEDBACK_LINK_DAYS = env.int("XW_FEEDBACK_LINK_DAYS", default=30)
 XW_IMPORT_MAX_ROWS = env.int("XW_IMPORT_MAX_ROWS", default=1_000_000)
 XW_IMPORT_XLSX_MAX_UNCOMPRESSED_MB = env.int("XW_IMPORT_XLSX_MAX_UNCOMPRESSED_MB", default=1024)
 XW_IMPORT_XLSX_MAX_SHARED_STRINGS_MB = env.int("XW_IMPORT_XLSX_MAX_SHARED_STRINGS_MB", default=64)
+# Scheme and host of links sent out, printed and in QR codes. Empty: the admin's own host for
+# links shown in the admin, http://127.0.0.1:$PORT elsewhere (`make run` sets it from PORT).
+XW_PUBLIC_BASE_URL = env("XW_PUBLIC_BASE_URL", default="").rstrip("/")
+XW_LOCAL_BASE_URL = f"http://127.0.0.1:{env.int('PORT', default=8000)}"
+# Posts to the public form larger than this get 413 before the body is read (2,000 + 1,000
+# Chinese characters are ~27 kB once form-encoded).
+XW_FEEDBACK_MAX_BODY_BYTES = env.int("XW_FEEDBACK_MAX_BODY_BYTES", default=32 * 1024)
+XW_FEEDBACK_RATE_LIMITS = {
+    "address_per_minute": env.int("XW_FEEDBACK_RATE_ADDRESS_PER_MINUTE", default=5),
+    "address_per_hour": env.int("XW_FEEDBACK_RATE_ADDRESS_PER_HOUR", default=30),
+    "link_per_minute": env.int("XW_FEEDBACK_RATE_LINK_PER_MINUTE", default=20),
+}
+# Behind exactly one trusted reverse proxy: the client address is its X-Forwarded-For entry.
+XW_FEEDBACK_TRUST_X_FORWARDED_FOR = env.bool("XW_FEEDBACK_TRUST_X_FORWARDED_FOR", default=False)
+
+# Import (docs/import-export.md): files up to this many rows are handled within the request,
+# larger ones by the worker; uploads over the size are refused.
+IMPORT_SYNC_ROW_LIMIT = env.int("IMPORT_SYNC_ROW_LIMIT", default=5000)
+IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=200)

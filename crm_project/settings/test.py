@@ -16,3 +16,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{os.getpid()}.sqlite3")}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
+# A pause inside the score write, so a test can kill a worker midway (test-only hook).
+XW_TEST_PAUSE_BEFORE_SCORE_WRITE = env.float("XW_TEST_PAUSE_BEFORE_SCORE_WRITE", default=0.0)

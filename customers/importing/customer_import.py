@@ -7,9 +7,10 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from accounts.tenancy import business_members
 
 from ..models import NOTES_MAX, Customer, Tag
 from .columns import CUSTOMERS, LABELS
@@ -140,7 +141,7 @@ class CustomerImporter(BaseImporter):
     def _staff(self, raw: Any) -> int | None:
         if self.staff is None:
             self.staff = {}
-            users = get_user_model().objects.filter(membership__business=self.business)
+            users = business_members(self.business)
             for pk, username, first, last in users.values_list(
                 "pk", "username", "first_name", "last_name"
             ):

@@ -34,7 +34,7 @@ WRITABLE = (Status.CONFIRMED, Status.IMPORTING)
 
 def sync_row_limit() -> int:
     """Files up to this many rows are handled within the request; larger ones by the worker."""
-    return int(getattr(settings, "IMPORT_SYNC_ROW_LIMIT", 5000))
+    return settings.IMPORT_SYNC_ROW_LIMIT
 
 
 def import_job_create(

@@ -1,6 +1,6 @@
 """Customer-value mathematics for XiaoWei CRM (pure numpy/scipy; no Django).
 
-DESIGN.md section 5: RFM, BG/NBD churn risk, Gamma-Gamma lifetime value, net value,
+The method of docs/scoring.md: RFM, BG/NBD churn risk, Gamma-Gamma lifetime value, net value,
 value tiers, loyalty score and recommended actions. ``score_population`` runs it all.
 """
 

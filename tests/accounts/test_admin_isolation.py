@@ -4,7 +4,14 @@ import pytest
 from django.urls import reverse
 
 from customers.models import Customer, Purchase
-from tests.factories import CustomerFactory
+from tests.admin_forms import admin_form_data
+from tests.factories import (
+    CustomerFactory,
+    FollowUpFactory,
+    InteractionFactory,
+    PurchaseFactory,
+    TagFactory,
+)
 
 SECRETS = ("沙龙秘密客户", "沙龙标签", "SALON-1", "沙龙互动", "沙龙回访", "13800138000")
 
@@ -30,11 +37,35 @@ def test_guessed_ids_of_other_business_do_not_open(tea, salon_world, client_for,
     assert_no_salon(response)
 
 
+TEXT_FIELDS = ("name", "task", "items", "summary")
+
+
+def tea_world(tea) -> dict:
+    customer = CustomerFactory(business=tea.business, name="茶客", phone="+8613900139000")
+    return {
+        "customer": customer,
+        "tag": TagFactory(business=tea.business, name="茶标签"),
+        "purchase": PurchaseFactory(customer=customer, items="绿茶"),
+        "interaction": InteractionFactory(customer=customer, summary="喝茶"),
+        "follow_up": FollowUpFactory(customer=customer, task="回访"),
+    }
+
+
 @pytest.mark.parametrize("key", ["customer", "tag", "purchase", "interaction", "follow_up"])
 def test_posting_to_other_business_row_changes_nothing(tea, salon_world, client_for, key):
-    obj = salon_world[key]
     client = client_for(tea.owner)
-    client.post(admin_url(obj, "change"), {"name": "hijacked", "task": "hijacked"})
+    # A form that saves: the owner's own row of the same kind, posted back with one change.
+    own = tea_world(tea)[key]
+    data = admin_form_data(client.get(admin_url(own, "change")))
+    for name in TEXT_FIELDS:
+        if name in data:
+            data[name] = "hijacked"
+    assert client.post(admin_url(own, "change"), data).status_code == 302
+    own.refresh_from_db()
+    assert "hijacked" in str(own.__dict__)  # the same post does change the owner's own row
+
+    obj = salon_world[key]
+    client.post(admin_url(obj, "change"), data)
     client.post(admin_url(obj, "delete"), {"post": "yes"})
     obj.refresh_from_db()  # still there, unchanged
     assert "hijacked" not in str(obj.__dict__)

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from accounts.models import Business, Membership
 from customers.models import Customer, Purchase
+from segmentation.models import CustomerScore, ScoringRun
 
 
 def test_owner_adds_staff_into_own_business(tea, client_for):
@@ -105,8 +106,16 @@ def test_seed_demo_twice_changes_nothing(db):
     assert counts[2] > 80
     for username in ("tea_owner", "tea_staff", "salon_owner", "salon_staff"):
         assert User.objects.get(username=username).check_password("xiaowei-demo")
+    runs = list(ScoringRun.objects.values_list("business__slug", "status"))
+    assert sorted(runs) == [("salon", "succeeded"), ("tea", "succeeded")]  # a scored demo
+    assert CustomerScore.objects.count() == 80
     call_command("seed_demo", "--customers", "40")
     assert (Business.objects.count(), Customer.objects.count(), Purchase.objects.count()) == counts
+    assert ScoringRun.objects.count() == 2  # no rescoring on a second run
+    CustomerScore.objects.all().delete()  # a demo seeded before scores existed gets them
+    ScoringRun.objects.all().delete()
+    call_command("seed_demo", "--customers", "40")
+    assert ScoringRun.objects.filter(status="succeeded").count() == 2
     # repeat, lapsed and one-time buyers all present
     per_customer = [c.purchases.count() for c in Customer.objects.all()]
     assert min(per_customer) <= 1

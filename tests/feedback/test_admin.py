@@ -208,7 +208,7 @@ def test_qr_views_404_for_another_business(client_for, tea, salon):
         url = reverse("admin:feedback_feedbacksettings_qr", args=[salon_fs.pk, fmt])
         assert client.get(url).status_code == 404
     renew = reverse("admin:feedback_feedbacksettings_new_link", args=[salon_fs.pk])
-    assert client.post(renew).status_code == 404
+    assert client.post(renew, {"confirm": "yes"}).status_code == 404
     salon_fs.refresh_from_db()
     assert salon_fs.link_version == 1
     assert client.get(change_url(salon_fs), follow=True).status_code == 200
@@ -228,13 +228,19 @@ def test_qr_views_need_a_login(client, tea):
 def test_owner_makes_a_new_link_staff_cannot(client_for, tea):
     fs = feedback_settings_for(tea.business)
     renew = reverse("admin:feedback_feedbacksettings_new_link", args=[fs.pk])
-    assert client_for(tea.staff).post(renew).status_code == 403
+    assert client_for(tea.staff).post(renew, {"confirm": "yes"}).status_code == 403
     assert client_for(tea.staff).get(change_url(fs)).status_code == 200  # staff may print it
     fs.refresh_from_db()
     assert fs.link_version == 1
 
-    assert client_for(tea.owner).get(renew).status_code == 405
-    response = client_for(tea.owner).post(renew)
+    owner = client_for(tea.owner)
+    page = owner.get(renew)  # a confirmation page first: nothing changes yet
+    assert page.status_code == 200
+    assert "stops working" in page.content.decode()
+    assert owner.post(renew).status_code == 200  # a bare post (one tap) only asks again
+    fs.refresh_from_db()
+    assert fs.link_version == 1
+    response = owner.post(renew, {"confirm": "yes"})
     assert response.status_code == 302
     fs.refresh_from_db()
     assert fs.link_version == 2
@@ -243,10 +249,15 @@ def test_owner_makes_a_new_link_staff_cannot(client_for, tea):
 def test_new_link_admin_action(client_for, tea, salon):
     fs = feedback_settings_for(tea.business)
     salon_fs = feedback_settings_for(salon.business)
-    client_for(tea.owner).post(
-        reverse("admin:feedback_feedbacksettings_changelist"),
-        {"action": "new_link", "_selected_action": [fs.pk, salon_fs.pk]},
-    )
+    client = client_for(tea.owner)
+    changelist = reverse("admin:feedback_feedbacksettings_changelist")
+    selection = {"action": "new_link", "_selected_action": [fs.pk, salon_fs.pk]}
+    page = client.post(changelist, selection)
+    assert page.status_code == 200  # asks first
+    assert "美尚发艺" not in page.content.decode()
+    fs.refresh_from_db()
+    assert fs.link_version == 1
+    client.post(changelist, {**selection, "confirm": "yes"})
     fs.refresh_from_db()
     salon_fs.refresh_from_db()
     assert (fs.link_version, salon_fs.link_version) == (2, 1)

@@ -308,7 +308,11 @@ def test_30_posts_in_a_minute_from_one_address_store_only_the_limit(client, tea)
 
 
 def test_hourly_limit_per_address(client, tea, settings):
-    settings.XW_FEEDBACK_RATE_LIMITS = {"address_per_minute": 100, "address_per_hour": 7}
+    settings.XW_FEEDBACK_RATE_LIMITS = {
+        **settings.XW_FEEDBACK_RATE_LIMITS,
+        "address_per_minute": 100,
+        "address_per_hour": 7,
+    }
     path = business_path(tea.business)
     codes = [post_feedback(client, path, address="203.0.113.9").status_code for _ in range(10)]
     assert codes.count(302) == 7

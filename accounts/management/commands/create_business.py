@@ -1,5 +1,6 @@
 import secrets
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -22,8 +23,15 @@ class Command(BaseCommand):
     def handle(self, *args, slug, name, owner, password, currency, time_zone, phone_region, **kw):
         if Business.objects.filter(slug=slug).exists():
             raise CommandError(f"A business with slug {slug!r} already exists.")
-        generated = password is None
-        password = password or secrets.token_urlsafe(12)
+        existing = User.objects.filter(username=owner).exists()
+        if existing and password is not None:
+            raise CommandError(
+                f"User {owner!r} already exists: leave out --password to make them the owner "
+                "with their current password, or change it with `manage.py changepassword`."
+            )
+        generated = password is None and not existing
+        if generated:
+            password = secrets.token_urlsafe(12)
         try:
             business = business_create(
                 slug=slug,
@@ -42,3 +50,5 @@ class Command(BaseCommand):
         self.stdout.write(f"Owner login: {owner}")
         if generated:
             self.stdout.write(f"Password (shown once): {password}")
+        elif existing:
+            self.stdout.write("Existing user: password unchanged.")
