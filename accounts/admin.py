@@ -46,10 +46,6 @@ class BusinessAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return () if is_operator(request.user) else ("slug", "is_active")
 
-    def get_prepopulated_fields(self, request, obj=None):
-        # The slug is read-only for owners: nothing to fill (the form with errors crashed).
-        return self.prepopulated_fields if is_operator(request.user) else {}
-
     def get_inlines(self, request, obj):
         return self.inlines if is_operator(request.user) else ()
 

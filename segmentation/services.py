@@ -118,6 +118,8 @@ def scoring_run_queue(*, business: Business, trigger: str) -> tuple[ScoringRun, 
         started_at=now,
     )
     return run, True
+
+
 def _zone_warnings(business: Business) -> list[str]:
     if business.time_zone_is_valid:
         return []
