@@ -250,6 +250,14 @@ class Purchase(_CustomerChild):
         blank=True,
         help_text=_("The till's or shop system's own id: the same sale is never counted twice."),
     )
+    served_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("served by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
 
     class Meta:

@@ -62,3 +62,173 @@ def customer_timeline(customer: Customer, limit: int = 200) -> list[TimelineEven
 
     events.sort(key=sort_key, reverse=True)
     return events[:limit]
+
+
+# The shop app (phone) -------------------------------------------------------------------
+
+SEARCH_LIMIT = 20
+
+
+def customer_search(business, term: str, limit: int = SEARCH_LIMIT):
+    """Customers of `business` matching what someone types at the counter: the last four
+    digits or a whole phone number in any format, a customer/card number, or a name."""
+    from django.db.models import Q
+
+    from .phones import looks_like_phone, phone_search_q
+
+    term = (term or "").strip()[:64]
+    qs = Customer.objects.for_business(business)
+    if not term:
+        return qs.none()
+    if looks_like_phone(term):
+        region = business.phone_region if business else "CN"
+        match = phone_search_q(term, region) | Q(customer_no=term)
+    else:
+        match = Q(name__icontains=term) | Q(customer_no=term) | Q(wechat_id=term)
+    return qs.filter(match).order_by("name", "id")[:limit]
+
+
+def follow_ups_open(business, *, until: date, assigned_to=None):
+    """Open follow-ups due on or before `until` (overdue first), with their customer."""
+    from .models import FollowUp
+
+    qs = FollowUp.objects.for_business(business).filter(done_at__isnull=True, due_on__lte=until)
+    if assigned_to is not None:
+        qs = qs.filter(assigned_to=assigned_to)
+    return qs.select_related("customer", "assigned_to").order_by("due_on", "id")
+
+
+def birthdays_between(business, start: date, days: int = 7, limit: int = 20) -> list:
+    """Customers whose birthday falls in the `days` days from `start`, soonest first."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+
+    match = Q()
+    order = []
+    for offset in range(days):
+        day = start + timedelta(days=offset)
+        match |= Q(birthday__month=day.month, birthday__day=day.day)
+        order.append((day.month, day.day))
+    rows = list(
+        Customer.objects.for_business(business)
+        .filter(birthday__isnull=False)
+        .filter(match)
+        .exclude(status=Customer.Status.BLOCKED)
+        .only("id", "name", "phone", "birthday")[: limit * 2]
+    )
+    rows.sort(key=lambda c: (order.index((c.birthday.month, c.birthday.day)), c.name))
+    return rows[:limit]
+
+
+def activity_figures(business, ranges: dict[str, tuple[datetime, datetime]]) -> dict:
+    """Sales, visits (sales plus logged visits) and new customers per named time range, in
+    three queries whatever the number of ranges."""
+    from django.db.models import Q
+
+    from .models import Interaction, Purchase
+
+    lo = min(start for start, _end in ranges.values())
+    hi = max(end for _start, end in ranges.values())
+
+    def per_range(qs, field, **aggs):
+        out = {}
+        for name, (start, end) in ranges.items():
+            window = Q(**{f"{field}__gte": start, f"{field}__lt": end})
+            for agg_name, agg in aggs.items():
+                out[f"{name}__{agg_name}"] = agg(window)
+        return qs.filter(**{f"{field}__gte": lo, f"{field}__lt": hi}).aggregate(**out)
+
+    sales = per_range(
+        Purchase.objects.for_business(business),
+        "occurred_at",
+        amount=lambda q: Sum("amount", filter=q),
+        count=lambda q: Count("id", filter=q),
+    )
+    visits = per_range(
+        Interaction.objects.for_business(business).filter(kind=Interaction.Kind.VISIT),
+        "occurred_at",
+        count=lambda q: Count("id", filter=q),
+    )
+    new = per_range(
+        Customer.objects.for_business(business),
+        "created_at",
+        count=lambda q: Count("id", filter=q),
+    )
+    figures = {}
+    for name in ranges:
+        figures[name] = {
+            "sales": sales[f"{name}__amount"] or Decimal("0"),
+            "purchases": sales[f"{name}__count"],
+            "visits": sales[f"{name}__count"] + visits[f"{name}__count"],
+            "new_customers": new[f"{name}__count"],
+        }
+    return figures
+
+
+def week_figures(business, start: datetime, end: datetime) -> dict:
+    """The owner's week: repeat rate (buyers of the week who had bought before), new
+    customers by acquisition source, and what each team member did."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Exists, OuterRef
+
+    from .models import FollowUp, Interaction, Purchase
+
+    purchases = Purchase.objects.for_business(business)
+    buyers = purchases.filter(occurred_at__gte=start, occurred_at__lt=end).values("customer_id")
+    earlier = purchases.filter(customer_id=OuterRef("pk"), occurred_at__lt=start)
+    repeat = (
+        Customer.objects.for_business(business)
+        .filter(pk__in=buyers)
+        .aggregate(buyers=Count("id"), returning=Count("id", filter=Exists(earlier)))
+    )
+    rate = round(100 * repeat["returning"] / repeat["buyers"]) if repeat["buyers"] else None
+    sources = list(
+        Customer.objects.for_business(business)
+        .filter(created_at__gte=start, created_at__lt=end)
+        .values("source")
+        .annotate(n=Count("id"))
+        .order_by("-n", "source")
+    )
+    labels = dict(Customer.Source.choices)
+    for row in sources:
+        row["label"] = labels.get(row["source"], row["source"] or "—")
+
+    def per_person(qs, field):
+        return dict(qs.values_list(field).annotate(n=Count("id")).order_by())
+
+    sold = per_person(
+        purchases.filter(occurred_at__gte=start, occurred_at__lt=end, served_by__isnull=False),
+        "served_by",
+    )
+    contacts = per_person(
+        Interaction.objects.for_business(business).filter(
+            occurred_at__gte=start, occurred_at__lt=end, staff__isnull=False
+        ),
+        "staff",
+    )
+    done = per_person(
+        FollowUp.objects.for_business(business).filter(
+            done_at__gte=start, done_at__lt=end, assigned_to__isnull=False
+        ),
+        "assigned_to",
+    )
+    team = list(
+        get_user_model()
+        .objects.filter(membership__business=business, is_active=True)
+        .values("id", "username", "first_name", "last_name")
+        .order_by("username")
+    )
+    for member in team:
+        full = " ".join(x for x in (member["first_name"], member["last_name"]) if x)
+        member["name"] = full or member["username"]
+        member["sales"] = sold.get(member["id"], 0)
+        member["contacts"] = contacts.get(member["id"], 0)
+        member["follow_ups_done"] = done.get(member["id"], 0)
+    return {
+        "buyers": repeat["buyers"],
+        "returning": repeat["returning"],
+        "repeat_rate": rate,
+        "new_by_source": sources,
+        "team": team,
+    }

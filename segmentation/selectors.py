@@ -119,3 +119,59 @@ def segment_tier_counts(business: Business) -> list[dict]:
                 {"code": segment.value, "label": segment.label, "tiers": per_tier, "total": total}
             )
     return table
+
+
+# The shop app (phone) -------------------------------------------------------------------
+
+AT_RISK_CHURN = 0.5  # "at risk" in lists: more likely than not to buy nothing in 90 days
+
+
+def customers_worth_calling(business: Business, limit: int = 5):
+    """Valuable customers (tier A or B) who are slipping away, ranked by the value at stake
+    (predicted value × churn risk, annotated as `value_at_stake`), with their score."""
+    from django.db.models import ExpressionWrapper, F, FloatField
+
+    from .models import Action, CustomerScore, Tier
+
+    return (
+        CustomerScore.objects.for_business(business)
+        .filter(value_tier__in=[Tier.A, Tier.B])
+        .filter(Q(churn_risk__gte=AT_RISK_CHURN) | Q(action=Action.WIN_BACK))
+        .exclude(customer__status__in=[Customer.Status.BLOCKED, Customer.Status.LOST])
+        .annotate(
+            value_at_stake=ExpressionWrapper(
+                F("predicted_clv") * F("churn_risk"), output_field=FloatField()
+            )
+        )
+        .select_related("customer")
+        .order_by("-value_at_stake", "-id")[:limit]
+    )
+
+
+def customer_list(
+    business: Business,
+    *,
+    segment: str = "",
+    tier: str = "",
+    status: str = "",
+    tag: int | None = None,
+    at_risk: bool = False,
+    birthday_month: int | None = None,
+):
+    """Customers for a filtered list, most valuable first (net value; unscored ones last)."""
+    from django.db.models import F
+
+    qs = Customer.objects.for_business(business).select_related("score")
+    if segment:
+        qs = qs.filter(score__rfm_segment=segment)
+    if tier:
+        qs = qs.filter(score__value_tier=tier)
+    if status:
+        qs = qs.filter(status=status)
+    if tag:
+        qs = qs.filter(tags=tag)
+    if at_risk:
+        qs = qs.filter(score__churn_risk__gte=AT_RISK_CHURN)
+    if birthday_month:
+        qs = qs.filter(birthday__month=birthday_month)
+    return qs.order_by(F("score__net_value").desc(nulls_last=True), "-id")
