@@ -32,7 +32,8 @@ def test_login_page_signs_in_and_lands_on_today(client, tea):
 def test_today_shows_follow_ups_calls_birthdays_feedback_and_sales(client_for, tea, tea_day):
     html = client_for(tea.staff).get(reverse("shop:today")).content.decode()
     assert "问问新茶" in html  # overdue follow-up
-    assert "王芳" in html and "likely slipping away" in html  # worth a call, with the reason
+    assert "王芳" in html
+    assert "likely slipping away" in html
     assert "张敏" in html  # birthday in two days
     assert "茶凉了" in html  # detractor waiting for a reply
     assert "¥88.00" in html  # today's sales
@@ -135,7 +136,8 @@ def test_customer_card_plain_words_actions_and_timeline(client_for, tea, tea_day
     assert "Call to win them back" in html
     assert html.count('class="ev ') == 20  # 20 at a time
     page2 = client.get(reverse("shop:timeline", args=[regular.pk]), {"page": 2}).content.decode()
-    assert "item0" in page2 and "item24" not in page2
+    assert "item0" in page2
+    assert "item24" not in page2
 
 
 def test_card_adds_note_interaction_with_cost_and_follow_up(client_for, tea, tea_day):
@@ -175,9 +177,11 @@ def test_customer_list_filters_sorted_by_value_paged_by_30(client_for, tea, tea_
     more = client.get(reverse("shop:customers"), {"page": 2}, HTTP_HX_REQUEST="true")
     assert more.content.decode().count('<li><a href="/app/c/') == 8
     at_risk = client.get(reverse("shop:customers"), {"at_risk": "1"}).content.decode()
-    assert "王芳" in at_risk and "李雷" not in at_risk
+    assert "王芳" in at_risk
+    assert "李雷" not in at_risk
     tier = client.get(reverse("shop:customers"), {"segment": "champions"}).content.decode()
-    assert "李雷" in tier and "王芳" not in tier
+    assert "李雷" in tier
+    assert "王芳" not in tier
     junk = client.get(reverse("shop:customers"), {"tier": "Z", "tag": "x", "page": "-4"})
     assert junk.status_code == 200
 
@@ -214,30 +218,37 @@ def test_feedback_inbox_detractors_first_and_reply(client_for, tea, tea_day):
         {"reply": "已道歉，送了一壶新茶", "status": "resolved"},
         HTTP_HX_REQUEST="true",
     )
-    assert response.status_code == 200 and "Reply saved" in response.content.decode()
+    assert response.status_code == 200
+    assert "Reply saved" in response.content.decode()
     entry.refresh_from_db()
-    assert entry.reply == "已道歉，送了一壶新茶" and entry.replied_by == tea.staff
+    assert entry.reply == "已道歉，送了一壶新茶"
+    assert entry.replied_by == tea.staff
     assert entry.status == "resolved"
 
 
 def test_owner_screen_for_the_owner_only(client_for, tea, tea_day):
     html = client_for(tea.owner).get(reverse("shop:owner")).content.decode()
-    assert "Repeat rate" in html and "Team activity" in html and "¥88.00" in html
+    assert "Repeat rate" in html
+    assert "Team activity" in html
+    assert "¥88.00" in html
     assert client_for(tea.staff).get(reverse("shop:owner")).status_code == 403
     assert client_for(tea.staff).get(reverse("shop:poster")).status_code == 403
     poster = client_for(tea.owner).get(reverse("shop:poster")).content.decode()
-    assert "<svg" in poster and "/f/" in poster
+    assert "<svg" in poster
+    assert "/f/" in poster
 
 
 def test_chinese_screens(client_for, tea, tea_day):
     client = client_for(tea.staff)
     html = client.get(reverse("shop:today"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
-    assert "今天" in html and 'lang="zh-hans"' in html
+    assert "今天" in html
+    assert 'lang="zh-hans"' in html
 
 
 def test_manifest_service_worker_and_offline_page(client):
     manifest = client.get(reverse("shop:manifest")).json()
-    assert manifest["start_url"] == "/app/" and manifest["display"] == "standalone"
+    assert manifest["start_url"] == "/app/"
+    assert manifest["display"] == "standalone"
     assert {icon["sizes"] for icon in manifest["icons"]} == {"192x192", "512x512"}
     sw = client.get(reverse("shop:sw"))
     assert sw["Content-Type"].startswith("application/javascript")
