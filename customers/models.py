@@ -141,6 +141,7 @@ class Customer(BusinessOwned):
             models.Index(fields=["business", "name"], name="customer_business_name"),
             models.Index(fields=["business", "updated_at"], name="customer_business_updated"),
             models.Index(fields=["business", "status"], name="customer_business_status"),
+            models.Index(fields=["business", "created_at"], name="customer_business_created"),
         ]
 
     def __str__(self) -> str:

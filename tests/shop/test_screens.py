@@ -254,3 +254,36 @@ def test_manifest_service_worker_and_offline_page(client):
     assert sw["Content-Type"].startswith("application/javascript")
     assert "/app/offline/" in sw.content.decode()
     assert "You are offline" in client.get(reverse("shop:offline")).content.decode()
+
+
+def test_every_screen_first_response_fits_14_kb_compressed(client_for, tea, tea_day):
+    """HTML + the stylesheet, gzip-compressed, within one 14 KB round trip (htmx is cached
+    after the first visit), with full pages: 30 customers, 20 timeline events."""
+    import gzip
+
+    from django.contrib.staticfiles import finders
+
+    for n in range(40):
+        customer = CustomerFactory(business=tea.business, name=f"顾客{n:02d}号长名字测试")
+        PurchaseFactory(customer=tea_day["regular"], amount=Decimal(n + 1), items="龙井" * 20)
+        FollowUp.objects.create(
+            business=tea.business, customer=customer, due_on=timezone.localdate(), task="回访" * 20
+        )
+    css = gzip.compress(open(finders.find("shop/app.css"), "rb").read())  # noqa: SIM115
+    client = client_for(tea.owner)
+    regular = tea_day["regular"].pk
+    for url in (
+        reverse("shop:today"),
+        reverse("shop:search") + "?q=顾客",
+        reverse("shop:sale") + f"?customer={regular}",
+        reverse("shop:customer", args=[regular]),
+        reverse("shop:customers"),
+        reverse("shop:follow_ups") + "?who=all",
+        reverse("shop:feedback"),
+        reverse("shop:owner"),
+        reverse("shop:poster"),
+    ):
+        response = client.get(url, HTTP_ACCEPT_ENCODING="gzip")
+        assert response.status_code == 200
+        assert response["Content-Encoding"] == "gzip", url
+        assert len(response.content) + len(css) <= 14 * 1024, (url, len(response.content))
