@@ -157,7 +157,11 @@ def floor_for(name: str, business, url: str):
             "last_week": (start - timedelta(days=7), now - timedelta(days=7)),
         }
 
-    pk = int(url.split("/c/")[1].split("/")[0]) if "/c/" in url else None
+    pk = None
+    if "/c/" in url:
+        pk = int(url.split("/c/")[1].split("/")[0])
+    elif "customer=" in url:
+        pk = int(url.split("customer=")[1])
     if name.startswith("1"):
         return lambda: (
             cs.activity_figures(business, ranges()),
@@ -183,8 +187,8 @@ def floor_for(name: str, business, url: str):
         at_risk = "at_risk" in url
         tier = "A" if "tier=A" in url else ""
         offset = 19 * 30 if "page=20" in url else 0
-        return lambda: list(
-            ss.customer_list(business, at_risk=at_risk, tier=tier)[offset : offset + 31]
+        return lambda: ss.customer_list_page(
+            business, offset=offset, limit=31, at_risk=at_risk, tier=tier
         )
     if name.startswith("6"):
         far = day + timedelta(days=1100)

@@ -69,9 +69,13 @@ def customer_timeline(customer: Customer, limit: int = 200) -> list[TimelineEven
 SEARCH_LIMIT = 20
 
 
-def customer_search(business, term: str, limit: int = SEARCH_LIMIT):
+def customer_search(business, term: str, limit: int = SEARCH_LIMIT) -> list:
     """Customers of `business` matching what someone types at the counter: the last four
-    digits or a whole phone number in any format, a customer/card number, or a name."""
+    digits or a whole phone number in any format, a customer/card number, or a name (names
+    that start with the term first, then names that contain it), at most `limit`, by name.
+
+    Reads newest first and stops at `limit`, so a common term never sorts the whole table;
+    a name prefix is a range on the (business, name) index."""
     from django.db.models import Q
 
     from .phones import looks_like_phone, phone_search_q
@@ -79,13 +83,24 @@ def customer_search(business, term: str, limit: int = SEARCH_LIMIT):
     term = (term or "").strip()[:64]
     qs = Customer.objects.for_business(business)
     if not term:
-        return qs.none()
+        return []
     if looks_like_phone(term):
         region = business.phone_region if business else "CN"
         match = phone_search_q(term, region) | Q(customer_no=term)
+        found = list(qs.filter(match).order_by("-id")[:limit])
     else:
-        match = Q(name__icontains=term) | Q(customer_no=term) | Q(wechat_id=term)
-    return qs.filter(match).order_by("name", "id")[:limit]
+        exact = Q(customer_no=term) | Q(wechat_id=term)
+        prefix = Q(name__gte=term, name__lt=term + "\U0010ffff", name__startswith=term)
+        found = list(qs.filter(prefix | exact).order_by("-id")[:limit])
+        if len(found) < limit:
+            seen = [c.pk for c in found]
+            found += list(
+                qs.filter(name__icontains=term)
+                .exclude(pk__in=seen)
+                .order_by("-id")[: limit - len(found)]
+            )
+    found.sort(key=lambda c: (c.name, c.pk))
+    return found
 
 
 def follow_ups_open(business, *, until: date, assigned_to=None):

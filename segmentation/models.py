@@ -118,7 +118,9 @@ class CustomerScore(BusinessOwned):
             models.Index(fields=["business", "action"], name="score_business_action"),
             # The phone app: most valuable first, and who is worth a call.
             models.Index(fields=["business", "-net_value"], name="score_business_net_value"),
-            models.Index(fields=["business", "-predicted_clv"], name="score_business_clv"),
+            models.Index(
+                fields=["business", "action", "-predicted_clv"], name="score_business_action_clv"
+            ),
         ]
 
     def __str__(self) -> str:

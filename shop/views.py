@@ -435,8 +435,10 @@ def customer_list(request):
     tier = data.get("tier") if data.get("tier") in Tier.values else ""
     month = _local_now(business).month
     page = data.get("page") or 1
-    qs = score_selectors.customer_list(
+    rows = score_selectors.customer_list_page(
         business,
+        offset=(page - 1) * PAGE,
+        limit=PAGE + 1,
         segment=segment,
         tier=tier,
         status=data.get("status") or "",
@@ -444,8 +446,6 @@ def customer_list(request):
         at_risk=bool(data.get("at_risk")),
         birthday_month=month if data.get("birthday") else None,
     )
-    start = (page - 1) * PAGE
-    rows = list(qs[start : start + PAGE + 1])
     has_more = len(rows) > PAGE
     active = {
         "segment": segment,
