@@ -146,56 +146,60 @@ def birthdays_between(business, start: date, days: int = 7, limit: int = 20) -> 
 
 
 def activity_figures(business, ranges: dict[str, tuple[datetime, datetime]]) -> dict:
-    """Sales, visits (sales plus logged visits) and new customers per named time range.
+    """Sales, visits (sales plus logged visits) and new customers per named time range:
+    three indexed aggregate queries whatever the number of ranges."""
+    from django.db.models import Q
 
-    Three small indexed reads of the times (and amounts) inside the whole span, bucketed
-    here: a micro business has at most a few thousand sales in two weeks, and one query per
-    table beats compiling a filtered aggregate per range."""
     from .models import Interaction, Purchase
 
     lo = min(start for start, _end in ranges.values())
     hi = max(end for _start, end in ranges.values())
-    window = {"occurred_at__gte": lo, "occurred_at__lt": hi}
-    sales = list(
-        Purchase.objects.for_business(business)
-        .filter(**window)
-        .order_by()
-        .values_list("occurred_at", "amount")
+
+    def per_range(qs, field: str, with_sum: bool = False) -> dict:
+        aggregates = {}
+        for name, (start, end) in ranges.items():
+            window = Q(**{f"{field}__gte": start, f"{field}__lt": end})
+            aggregates[f"{name}__count"] = Count("id", filter=window)
+            if with_sum:
+                aggregates[f"{name}__amount"] = Sum("amount", filter=window)
+        return qs.filter(**{f"{field}__gte": lo, f"{field}__lt": hi}).aggregate(**aggregates)
+
+    sales = per_range(Purchase.objects.for_business(business), "occurred_at", with_sum=True)
+    visits = per_range(
+        Interaction.objects.for_business(business).filter(kind=Interaction.Kind.VISIT),
+        "occurred_at",
     )
-    visits = list(
-        Interaction.objects.for_business(business)
-        .filter(kind=Interaction.Kind.VISIT, **window)
-        .order_by()
-        .values_list("occurred_at", flat=True)
-    )
-    joined = list(
-        Customer.objects.for_business(business)
-        .filter(created_at__gte=lo, created_at__lt=hi)
-        .order_by()
-        .values_list("created_at", flat=True)
-    )
-    figures = {}
-    for name, (start, end) in ranges.items():
-        amounts = [amount for when, amount in sales if start <= when < end]
-        figures[name] = {
-            "sales": sum(amounts, Decimal("0")),
-            "purchases": len(amounts),
-            "visits": len(amounts) + sum(1 for when in visits if start <= when < end),
-            "new_customers": sum(1 for when in joined if start <= when < end),
+    new = per_range(Customer.objects.for_business(business), "created_at")
+    return {
+        name: {
+            "sales": sales[f"{name}__amount"] or Decimal("0"),
+            "purchases": sales[f"{name}__count"],
+            "visits": sales[f"{name}__count"] + visits[f"{name}__count"],
+            "new_customers": new[f"{name}__count"],
         }
-    return figures
+        for name in ranges
+    }
 
 
-def week_figures(business, start: datetime, end: datetime) -> dict:
-    """The owner's week: repeat rate (buyers of the week who had bought before), new
-    customers by acquisition source, and what each team member did."""
+def week_figures(
+    business, start: datetime, end: datetime, last_start: datetime, last_end: datetime
+) -> dict:
+    """The owner's week against the same span of last week, in five queries: sales, repeat
+    rate (buyers of the week who had bought before), new customers by acquisition source,
+    and what each team member did (sales served, contacts logged, follow-ups done)."""
     from django.contrib.auth import get_user_model
-    from django.db.models import Exists, OuterRef
+    from django.db.models import Exists, IntegerField, OuterRef, Q, Subquery, Value
+    from django.db.models.functions import Coalesce
 
     from .models import FollowUp, Interaction, Purchase
 
+    this_week = Q(occurred_at__gte=start, occurred_at__lt=end)
+    last_week = Q(occurred_at__gte=last_start, occurred_at__lt=last_end)
     purchases = Purchase.objects.for_business(business)
-    buyers = purchases.filter(occurred_at__gte=start, occurred_at__lt=end).values("customer_id")
+    sales = purchases.filter(this_week | last_week).aggregate(
+        sales=Sum("amount", filter=this_week), sales_before=Sum("amount", filter=last_week)
+    )
+    buyers = purchases.filter(this_week).values("customer_id")
     earlier = purchases.filter(customer_id=OuterRef("pk"), occurred_at__lt=start)
     repeat = (
         Customer.objects.for_business(business)
@@ -203,49 +207,50 @@ def week_figures(business, start: datetime, end: datetime) -> dict:
         .aggregate(buyers=Count("id"), returning=Count("id", filter=Exists(earlier)))
     )
     rate = round(100 * repeat["returning"] / repeat["buyers"]) if repeat["buyers"] else None
-    sources = list(
+    joined_now = Q(created_at__gte=start, created_at__lt=end)
+    joined_before = Q(created_at__gte=last_start, created_at__lt=last_end)
+    by_source = list(
         Customer.objects.for_business(business)
-        .filter(created_at__gte=start, created_at__lt=end)
+        .filter(joined_now | joined_before)
         .values("source")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("id", filter=joined_now), before=Count("id", filter=joined_before))
         .order_by("-n", "source")
     )
     labels = dict(Customer.Source.choices)
-    for row in sources:
-        row["label"] = labels.get(row["source"], row["source"] or "—")
+    sources = [
+        {**row, "label": labels.get(row["source"], row["source"] or "—")}
+        for row in by_source
+        if row["n"]
+    ]
 
-    def per_person(qs, field):
-        return dict(qs.values_list(field).annotate(n=Count("id")).order_by())
+    def per_person(qs, field: str):
+        counted = qs.filter(**{field: OuterRef("pk")}).values(field).annotate(n=Count("id"))
+        return Coalesce(Subquery(counted.values("n")), Value(0), output_field=IntegerField())
 
-    sold = per_person(
-        purchases.filter(occurred_at__gte=start, occurred_at__lt=end, served_by__isnull=False),
-        "served_by",
-    )
-    contacts = per_person(
-        Interaction.objects.for_business(business).filter(
-            occurred_at__gte=start, occurred_at__lt=end, staff__isnull=False
-        ),
-        "staff",
-    )
-    done = per_person(
-        FollowUp.objects.for_business(business).filter(
-            done_at__gte=start, done_at__lt=end, assigned_to__isnull=False
-        ),
-        "assigned_to",
-    )
     team = list(
         get_user_model()
         .objects.filter(membership__business=business, is_active=True)
-        .values("id", "username", "first_name", "last_name")
+        .annotate(
+            sales=per_person(purchases.filter(this_week), "served_by"),
+            contacts=per_person(
+                Interaction.objects.for_business(business).filter(this_week), "staff"
+            ),
+            follow_ups_done=per_person(
+                FollowUp.objects.for_business(business).filter(done_at__gte=start, done_at__lt=end),
+                "assigned_to",
+            ),
+        )
+        .values("id", "username", "first_name", "last_name", "sales", "contacts", "follow_ups_done")
         .order_by("username")
     )
     for member in team:
         full = " ".join(x for x in (member["first_name"], member["last_name"]) if x)
         member["name"] = full or member["username"]
-        member["sales"] = sold.get(member["id"], 0)
-        member["contacts"] = contacts.get(member["id"], 0)
-        member["follow_ups_done"] = done.get(member["id"], 0)
     return {
+        "sales": sales["sales"] or Decimal("0"),
+        "sales_before": sales["sales_before"] or Decimal("0"),
+        "new_customers": sum(row["n"] for row in by_source),
+        "new_customers_before": sum(row["before"] for row in by_source),
         "buyers": repeat["buyers"],
         "returning": repeat["returning"],
         "repeat_rate": rate,

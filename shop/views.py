@@ -512,7 +512,7 @@ def follow_ups(request):
     context = {
         "screen": "follow_ups",
         "mine": mine,
-        "follow_ups": list(qs[:100]),
+        "follow_ups": list(qs[:50]),
         "today": _local_now(request.business).date(),
     }
     return render(request, "shop/follow_ups.html", context)
@@ -602,20 +602,15 @@ def owner(request):
     now = _local_now(business)
     monday = now.date() - timedelta(days=now.weekday())
     start = _day_start(monday, tz)
-    week_ago = now - timedelta(days=7)
-    last_start = _day_start(monday - timedelta(days=7), tz)
-    figures = customer_selectors.activity_figures(
-        business, {"week": (start, now), "last_week": (last_start, week_ago)}
+    week = customer_selectors.week_figures(
+        business, start, now, start - timedelta(days=7), now - timedelta(days=7)
     )
-    week = customer_selectors.week_figures(business, start, now)
-    nps = feedback_selectors.feedback_nps_between(business, start, now)
     context = {
         "screen": "owner",
         "week": week,
-        "sales": _money(request, figures["week"]["sales"]),
-        "sales_before": _money(request, figures["last_week"]["sales"]),
-        "figures": figures,
-        "nps": nps,
+        "sales": _money(request, week["sales"]),
+        "sales_before": _money(request, week["sales_before"]),
+        "nps": feedback_selectors.feedback_nps_between(business, start, now),
         "since": monday,
     }
     return render(request, "shop/owner.html", context)

@@ -287,3 +287,42 @@ def test_every_screen_first_response_fits_14_kb_compressed(client_for, tea, tea_
         assert response.status_code == 200
         assert response["Content-Encoding"] == "gzip", url
         assert len(response.content) + len(css) <= 14 * 1024, (url, len(response.content))
+
+
+def test_owner_week_counts_team_activity_and_sources(client_for, tea, tea_day):
+    staff = client_for(tea.staff)
+    regular = tea_day["regular"]
+    post = {"key": str(uuid.uuid4()), "customer": regular.pk, "amount": "30",
+            "served_by": str(tea.staff.pk)}  # fmt: skip
+    staff.post(reverse("shop:sale"), post)
+    staff.post(reverse("shop:add_note", args=[regular.pk]), {"summary": "喜欢乌龙"})
+    staff.post(reverse("shop:follow_up_done", args=[tea_day["follow_up"].pk]))
+    html = client_for(tea.owner).get(reverse("shop:owner")).content.decode()
+    row = html.split('<th scope="row">tea_staff</th>')[1].split("</tr>")[0]
+    assert row == "<td>1</td><td>1</td><td>1</td>"
+    assert "Walk-in" in html  # new customers by source
+
+
+@pytest.mark.parametrize("role", ["owner", "staff"])
+def test_every_screen_needs_at_most_10_queries(
+    client_for, tea, tea_day, django_assert_max_num_queries, role
+):
+    client = client_for(getattr(tea, role))
+    regular = tea_day["regular"].pk
+    urls = [
+        reverse("shop:today"),
+        reverse("shop:search") + "?q=8000",
+        reverse("shop:search") + "?q=王",
+        reverse("shop:sale") + f"?customer={regular}",
+        reverse("shop:customer", args=[regular]),
+        reverse("shop:timeline", args=[regular]) + "?page=2",
+        reverse("shop:customers"),
+        reverse("shop:follow_ups") + "?who=all",
+        reverse("shop:feedback"),
+    ]
+    if role == "owner":
+        urls.append(reverse("shop:owner"))
+    for url in urls:
+        client.get(url)  # warm the session and caches, as a second visit would
+        with django_assert_max_num_queries(10):
+            assert client.get(url).status_code == 200
