@@ -154,6 +154,7 @@ class Customer(BusinessOwned):
             models.Index(fields=["business", "name"], name="customer_business_name"),
             models.Index(fields=["business", "updated_at"], name="customer_business_updated"),
             models.Index(fields=["business", "status"], name="customer_business_status"),
+            models.Index(fields=["business", "created_at"], name="customer_business_created"),
         ]
 
     def __str__(self) -> str:
@@ -271,6 +272,14 @@ class Purchase(_CustomerChild):
         max_length=64,
         blank=True,
         help_text=_("The till's or shop system's own id: the same sale is never counted twice."),
+    )
+    served_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("served by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
 

@@ -3,7 +3,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from django.db.models import Count, Max, Sum
+from django.db.models import CharField, Count, Func, Max, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -89,3 +89,198 @@ def customers_with_invalid_phone(queryset):
             if len(bad) >= INVALID_PHONE_LIST_MAX:
                 break
     return queryset.filter(pk__in=bad)
+
+
+# The shop app (phone) -------------------------------------------------------------------
+
+SEARCH_LIMIT = 20
+
+
+def customer_search(business, term: str, limit: int = SEARCH_LIMIT) -> list:
+    """Customers of `business` matching what someone types at the counter: the last four
+    digits or a whole phone number in any format, a customer/card number, or a name (names
+    that start with the term first, then names that contain it), at most `limit`, by name.
+
+    Reads newest first and stops at `limit`, so a common term never sorts the whole table;
+    a name prefix is a range on the (business, name) index."""
+    from django.db.models import Q
+
+    from .phones import looks_like_phone, phone_search_q
+
+    term = (term or "").strip()[:64]
+    qs = Customer.objects.for_business(business)
+    if not term:
+        return []
+    if looks_like_phone(term):
+        region = business.phone_region if business else "CN"
+        match = phone_search_q(term, region) | Q(customer_no=term)
+        found = list(qs.filter(match).order_by("-id")[:limit])
+    else:
+        exact = Q(customer_no=term) | Q(wechat_id=term)
+        prefix = Q(name__gte=term, name__lt=term + "\U0010ffff", name__startswith=term)
+        found = list(qs.filter(prefix | exact).order_by("-id")[:limit])
+        if len(found) < limit:
+            seen = [c.pk for c in found]
+            found += list(
+                qs.filter(name__icontains=term)
+                .exclude(pk__in=seen)
+                .order_by("-id")[: limit - len(found)]
+            )
+    found.sort(key=lambda c: (c.name, c.pk))
+    return found
+
+
+def follow_ups_open(business, *, until: date, assigned_to=None):
+    """Open follow-ups due on or before `until` (overdue first), with their customer."""
+    from .models import FollowUp
+
+    qs = FollowUp.objects.for_business(business).filter(done_at__isnull=True, due_on__lte=until)
+    if assigned_to is not None:
+        qs = qs.filter(assigned_to=assigned_to)
+    return qs.select_related("customer", "assigned_to").order_by("due_on", "id")
+
+
+class MonthDay(Func):
+    """A date's "MM-DD" with the database's own native function (SQLite's strftime,
+    PostgreSQL's to_char), so a birthday scan never calls back into Python per row."""
+
+    output_field = CharField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # '%%%%' survives the template's own % formatting as '%%', the parameter-style escape.
+        template = "strftime('%%%%m-%%%%d', %(expressions)s)"
+        return self.as_sql(compiler, connection, template=template)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="to_char(%(expressions)s, 'MM-DD')")
+
+
+def birthdays_between(business, start: date, days: int = 7, limit: int = 20) -> list:
+    """Customers whose birthday falls in the `days` days from `start`, soonest first."""
+    from datetime import timedelta
+
+    order = [(start + timedelta(days=offset)).strftime("%m-%d") for offset in range(days)]
+    rows = list(
+        Customer.objects.for_business(business)
+        .filter(birthday__isnull=False)
+        .annotate(month_day=MonthDay("birthday"))
+        .filter(month_day__in=order)
+        .exclude(status=Customer.Status.BLOCKED)
+        .only("id", "name", "phone", "birthday")[: limit * 2]
+    )
+    rows.sort(key=lambda c: (order.index(c.month_day), c.name))
+    return rows[:limit]
+
+
+def activity_figures(business, ranges: dict[str, tuple[datetime, datetime]]) -> dict:
+    """Sales, visits (sales plus logged visits) and new customers per named time range:
+    three indexed aggregate queries whatever the number of ranges."""
+    from django.db.models import Q
+
+    from .models import Interaction, Purchase
+
+    lo = min(start for start, _end in ranges.values())
+    hi = max(end for _start, end in ranges.values())
+
+    def per_range(qs, field: str, with_sum: bool = False) -> dict:
+        aggregates = {}
+        for name, (start, end) in ranges.items():
+            window = Q(**{f"{field}__gte": start, f"{field}__lt": end})
+            aggregates[f"{name}__count"] = Count("id", filter=window)
+            if with_sum:
+                aggregates[f"{name}__amount"] = Sum("amount", filter=window)
+        return qs.filter(**{f"{field}__gte": lo, f"{field}__lt": hi}).aggregate(**aggregates)
+
+    sales = per_range(Purchase.objects.for_business(business), "occurred_at", with_sum=True)
+    visits = per_range(
+        Interaction.objects.for_business(business).filter(kind=Interaction.Kind.VISIT),
+        "occurred_at",
+    )
+    new = per_range(Customer.objects.for_business(business), "created_at")
+    return {
+        name: {
+            "sales": sales[f"{name}__amount"] or Decimal("0"),
+            "purchases": sales[f"{name}__count"],
+            "visits": sales[f"{name}__count"] + visits[f"{name}__count"],
+            "new_customers": new[f"{name}__count"],
+        }
+        for name in ranges
+    }
+
+
+def week_figures(
+    business, start: datetime, end: datetime, last_start: datetime, last_end: datetime
+) -> dict:
+    """The owner's week against the same span of last week, in five queries: sales, repeat
+    rate (buyers of the week who had bought before), new customers by acquisition source,
+    and what each team member did (sales served, contacts logged, follow-ups done)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Exists, IntegerField, OuterRef, Q, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    from .models import FollowUp, Interaction, Purchase
+
+    this_week = Q(occurred_at__gte=start, occurred_at__lt=end)
+    last_week = Q(occurred_at__gte=last_start, occurred_at__lt=last_end)
+    purchases = Purchase.objects.for_business(business)
+    sales = purchases.filter(this_week | last_week).aggregate(
+        sales=Sum("amount", filter=this_week), sales_before=Sum("amount", filter=last_week)
+    )
+    buyers = purchases.filter(this_week).values("customer_id")
+    earlier = purchases.filter(customer_id=OuterRef("pk"), occurred_at__lt=start)
+    repeat = (
+        Customer.objects.for_business(business)
+        .filter(pk__in=buyers)
+        .aggregate(buyers=Count("id"), returning=Count("id", filter=Exists(earlier)))
+    )
+    rate = round(100 * repeat["returning"] / repeat["buyers"]) if repeat["buyers"] else None
+    joined_now = Q(created_at__gte=start, created_at__lt=end)
+    joined_before = Q(created_at__gte=last_start, created_at__lt=last_end)
+    by_source = list(
+        Customer.objects.for_business(business)
+        .filter(joined_now | joined_before)
+        .values("source")
+        .annotate(n=Count("id", filter=joined_now), before=Count("id", filter=joined_before))
+        .order_by("-n", "source")
+    )
+    labels = dict(Customer.Source.choices)
+    sources = [
+        {**row, "label": labels.get(row["source"], row["source"] or "—")}
+        for row in by_source
+        if row["n"]
+    ]
+
+    def per_person(qs, field: str):
+        counted = qs.filter(**{field: OuterRef("pk")}).values(field).annotate(n=Count("id"))
+        return Coalesce(Subquery(counted.values("n")), Value(0), output_field=IntegerField())
+
+    team = list(
+        get_user_model()
+        .objects.filter(membership__business=business, is_active=True)
+        .annotate(
+            sales=per_person(purchases.filter(this_week), "served_by"),
+            contacts=per_person(
+                Interaction.objects.for_business(business).filter(this_week), "staff"
+            ),
+            follow_ups_done=per_person(
+                FollowUp.objects.for_business(business).filter(done_at__gte=start, done_at__lt=end),
+                "assigned_to",
+            ),
+        )
+        .values("id", "username", "first_name", "last_name", "sales", "contacts", "follow_ups_done")
+        .order_by("username")
+    )
+    for member in team:
+        full = " ".join(x for x in (member["first_name"], member["last_name"]) if x)
+        member["name"] = full or member["username"]
+    return {
+        "sales": sales["sales"] or Decimal("0"),
+        "sales_before": sales["sales_before"] or Decimal("0"),
+        "new_customers": sum(row["n"] for row in by_source),
+        "new_customers_before": sum(row["before"] for row in by_source),
+        "buyers": repeat["buyers"],
+        "returning": repeat["returning"],
+        "repeat_rate": rate,
+        "new_by_source": sources,
+        "team": team,
+    }

@@ -335,3 +335,135 @@ def _purchases_ingest(*, business: Business, items: list[dict], create_customers
             )
         )
     return [results[i] for i in sorted(results)]
+
+
+# The shop app (phone) -------------------------------------------------------------------
+
+APP_SALE_PREFIX = "app-"
+
+
+def _works_for(user: User, business: Business) -> bool:
+    from accounts.models import Membership
+
+    return Membership.objects.filter(user=user, business=business).exists()
+
+
+@transaction.atomic
+def _sale_create(**fields) -> Purchase:
+    purchase = Purchase(**fields)
+    purchase.full_clean()
+    purchase.save()
+    return purchase
+
+
+def sale_record(
+    *,
+    business: Business,
+    customer: Customer,
+    amount,
+    key: str,
+    items: str = "",
+    served_by: User | None = None,
+    occurred_at=None,
+) -> tuple[Purchase, bool]:
+    """Record one sale typed at the counter: (purchase, created by this call).
+
+    `key` is the idempotency key the form carried (a UUID made when the form was shown): it
+    is stored as the purchase's external id "app-<key>", so a double tap or a resent post
+    finds the first purchase instead of adding a second one."""
+    if customer.business_id != business.pk:
+        raise ValidationError(_("This customer belongs to another business."))
+    if served_by is not None and not _works_for(served_by, business):
+        raise ValidationError(_("This person does not work for this business."))
+    external_id = f"{APP_SALE_PREFIX}{key}"[:64]
+    existing = Purchase.objects.for_business(business).filter(external_id=external_id).first()
+    if existing is not None:
+        return existing, False
+    fields = {
+        "business": business,
+        "customer": customer,
+        "amount": amount,
+        "items": (items or "").strip(),
+        "served_by": served_by,
+        "external_id": external_id,
+        "channel": "app",
+    }
+    if occurred_at is not None:
+        fields["occurred_at"] = occurred_at
+    try:
+        return _sale_create(**fields), True
+    except (IntegrityError, ValidationError) as exc:
+        # The same key posted twice at once: the other request stored it first.
+        existing = Purchase.objects.for_business(business).filter(external_id=external_id).first()
+        if existing is None:
+            raise
+        if isinstance(exc, ValidationError) and set(exc.message_dict) != {"__all__"}:
+            raise
+        return existing, False
+
+
+def interaction_record(
+    *,
+    business: Business,
+    customer: Customer,
+    kind: str,
+    summary: str = "",
+    outcome: str = "",
+    cost_minutes: int | None = None,
+    cost_amount=None,
+    staff: User | None = None,
+) -> Interaction:
+    """A note, call, visit or other contact with a customer, with its optional cost to serve."""
+    if customer.business_id != business.pk:
+        raise ValidationError(_("This customer belongs to another business."))
+    interaction = Interaction(
+        business=business,
+        customer=customer,
+        kind=kind,
+        summary=(summary or "").strip(),
+        outcome=(outcome or "").strip(),
+        cost_minutes=cost_minutes,
+        cost_amount=cost_amount,
+        staff=staff,
+    )
+    interaction.full_clean()
+    interaction.save()
+    return interaction
+
+
+def follow_up_create(
+    *, business: Business, customer: Customer, due_on, task: str, assigned_to: User | None = None
+) -> FollowUp:
+    if customer.business_id != business.pk:
+        raise ValidationError(_("This customer belongs to another business."))
+    follow_up = FollowUp(
+        business=business,
+        customer=customer,
+        due_on=due_on,
+        task=(task or "").strip(),
+        assigned_to=assigned_to,
+    )
+    follow_up.full_clean()
+    follow_up.save()
+    return follow_up
+
+
+def follow_up_complete(*, follow_up: FollowUp, now=None) -> FollowUp:
+    """Mark a follow-up done (again: nothing changes)."""
+    from django.utils import timezone
+
+    if follow_up.done_at is None:
+        follow_up.done_at = now or timezone.now()
+        FollowUp.objects.filter(pk=follow_up.pk, done_at__isnull=True).update(
+            done_at=follow_up.done_at
+        )
+    return follow_up
+
+
+def follow_up_snooze(*, follow_up: FollowUp, until) -> FollowUp:
+    """Move an open follow-up to a later day."""
+    if follow_up.done_at is not None:
+        raise ValidationError(_("This follow-up is already done."))
+    follow_up.due_on = until
+    follow_up.save(update_fields=["due_on"])
+    return follow_up

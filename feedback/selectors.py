@@ -156,3 +156,31 @@ def customer_feedback_events(customer: Customer, limit: int) -> list[TimelineEve
             )
         )
     return events
+
+
+# The shop app (phone) ---------------------------------------------------------------------
+
+
+def feedback_inbox(business: Business, *, waiting_only: bool = False):
+    """Feedback to triage: detractors first, then newest, with the linked customer."""
+    qs = Feedback.objects.for_business(business).select_related("customer")
+    if waiting_only:
+        qs = qs.filter(status=Feedback.Status.NEW)
+    return qs.order_by(
+        Case(When(nps__lte=6, then=Value(0)), default=Value(1)), "-created_at", "-id"
+    )
+
+
+def feedback_nps_between(business: Business, start: datetime, end: datetime) -> dict:
+    """Responses and NPS of the feedback received in [start, end)."""
+    row = (
+        Feedback.objects.for_business(business)
+        .filter(created_at__gte=start, created_at__lt=end)
+        .aggregate(
+            responses=Count("id"),
+            promoters=Count("id", filter=Feedback.group_q(Feedback.NpsGroup.PROMOTER)),
+            detractors=Count("id", filter=Feedback.group_q(Feedback.NpsGroup.DETRACTOR)),
+        )
+    )
+    row["nps"] = nps_value(row["promoters"], row["detractors"], row["responses"])
+    return row

@@ -132,6 +132,11 @@ class CustomerScore(BusinessOwned):
             models.Index(fields=["business", "rfm_segment"], name="score_business_segment"),
             models.Index(fields=["business", "value_tier"], name="score_business_tier"),
             models.Index(fields=["business", "action"], name="score_business_action"),
+            # The phone app: most valuable first, and who is worth a call.
+            models.Index(fields=["business", "-net_value"], name="score_business_net_value"),
+            models.Index(
+                fields=["business", "action", "-predicted_clv"], name="score_business_action_clv"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -118,3 +118,88 @@ def segment_tier_counts(business: Business) -> list[dict]:
                 {"code": segment.value, "label": segment.label, "tiers": per_tier, "total": total}
             )
     return table
+
+
+# The shop app (phone) -------------------------------------------------------------------
+
+AT_RISK_CHURN = 0.5  # "at risk" in lists: more likely than not to buy nothing in 90 days
+
+
+CALL_CANDIDATES = 200
+
+
+def customers_worth_calling(business: Business, limit: int = 5):
+    """Valuable customers who are slipping away (recommended action "win back": tier A/B
+    with a high churn risk), ranked by the value at stake (predicted value × churn risk,
+    annotated as `value_at_stake`), with their customer.
+
+    Ranked among the CALL_CANDIDATES most valuable of them (read in order from the
+    (business, action, predicted value) index), so the screen stays fast at any size."""
+    from django.db.models import ExpressionWrapper, F, FloatField
+
+    from .models import Action, CustomerScore
+
+    candidates = (
+        CustomerScore.objects.for_business(business)
+        .filter(action=Action.WIN_BACK)
+        .order_by("-predicted_clv")
+        .values("pk")[:CALL_CANDIDATES]
+    )
+    return (
+        CustomerScore.objects.for_business(business)
+        .filter(pk__in=candidates)
+        .exclude(customer__status__in=[Customer.Status.BLOCKED, Customer.Status.LOST])
+        .annotate(
+            value_at_stake=ExpressionWrapper(
+                F("predicted_clv") * F("churn_risk"), output_field=FloatField()
+            )
+        )
+        .select_related("customer")
+        .order_by("-value_at_stake", "-id")[:limit]
+    )
+
+
+def customer_list_page(
+    business: Business,
+    *,
+    offset: int = 0,
+    limit: int = 30,
+    segment: str = "",
+    tier: str = "",
+    status: str = "",
+    tag: int | None = None,
+    at_risk: bool = False,
+    birthday_month: int | None = None,
+) -> list[Customer]:
+    """One page of customers, most valuable first (net value), then those not scored yet
+    (added since the last scoring run, newest first), with their score.
+
+    The scored part is read in order from the (business, net value) index of the scores, so
+    no page sorts the table; the unscored ones are looked up only past the scored ones."""
+
+    def narrowed(qs):
+        if status:
+            qs = qs.filter(status=status)
+        if tag:
+            qs = qs.filter(tags=tag)
+        if birthday_month:
+            qs = qs.filter(birthday__month=birthday_month)
+        return qs
+
+    scored = narrowed(
+        Customer.objects.for_business(business).filter(score__business=business)
+    ).select_related("score")
+    if segment:
+        scored = scored.filter(score__rfm_segment=segment)
+    if tier:
+        scored = scored.filter(score__value_tier=tier)
+    if at_risk:
+        scored = scored.filter(score__churn_risk__gte=AT_RISK_CHURN)
+    rows = list(scored.order_by("-score__net_value", "score__id")[offset : offset + limit])
+    if len(rows) == limit or segment or tier or at_risk:
+        return rows
+    # The end of the scored customers: continue with the ones not scored yet.
+    scored_total = offset + len(rows) if rows else scored.count()
+    unscored = narrowed(Customer.objects.for_business(business)).filter(score__isnull=True)
+    start = max(0, offset - scored_total)
+    return rows + list(unscored.order_by("-id")[start : start + limit - len(rows)])

@@ -1,0 +1,677 @@
+"""The phone app: thin views over the same services and selectors as the admin and the API.
+
+Every view runs through `member_view`, which resolves the user's business with
+`accounts.tenancy.business_for`; every row is fetched through `for_business(...)`, so another
+business's id is a 404. Owner-only screens answer 403 to staff, as the admin does.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, time, timedelta
+from functools import wraps
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.views import LoginView, redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.tenancy import business_for, is_owner
+from customers import selectors as customer_selectors
+from customers import services as customer_services
+from customers.models import Customer, FollowUp, Interaction, Tag
+from customers.money import format_money
+from feedback import selectors as feedback_selectors
+from feedback.models import Feedback
+from feedback.qr import qr_svg
+from feedback.services import business_link_url, feedback_reply
+from segmentation import selectors as score_selectors
+from segmentation.models import Action, Segment, Tier
+
+from . import forms
+from .wording import plain_explanation
+
+PAGE = 30
+TIMELINE_PAGE = 20
+
+
+def member_view(view=None, *, owner_only: bool = False):
+    """Signed-in members of an active business only (others: login page or 403)."""
+
+    def decorate(func):
+        @wraps(func)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path(), reverse("shop:login"))
+            business = business_for(request.user)
+            if business is None:
+                raise PermissionDenied(_("You are not a member of an active business."))
+            if owner_only and not is_owner(request.user):
+                raise PermissionDenied(_("Only the owner can open this screen."))
+            request.business = business
+            request.is_owner = is_owner(request.user)
+            return func(request, *args, **kwargs)
+
+        return never_cache(wrapped)
+
+    return decorate(view) if view else decorate
+
+
+def _tz(business):
+    try:
+        return ZoneInfo(business.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone.get_current_timezone()
+
+
+def _local_now(business) -> datetime:
+    return timezone.now().astimezone(_tz(business))
+
+
+def _day_start(day, tz) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def _customer(request, pk: int) -> Customer:
+    return get_object_or_404(Customer.objects.for_business(request.business), pk=pk)
+
+
+def _render(request, template: str, context: dict, partial: str | None = None, **kwargs):
+    """The whole page, or only `partial` when htmx asks for a piece of it."""
+    if partial and request.htmx and not request.htmx.boosted:
+        return render(request, partial, context, **kwargs)
+    return render(request, template, context, **kwargs)
+
+
+def _money(request, amount) -> str:
+    return format_money(amount, request.business.currency)
+
+
+# Login --------------------------------------------------------------------------------------
+
+
+class ShopLoginView(LoginView):
+    template_name = "shop/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        return reverse("shop:today")
+
+
+# 1. Today -----------------------------------------------------------------------------------
+
+
+def _compare(now: float | int, before: float | int) -> str:
+    if not before:
+        return "up" if now else "same"
+    if now > before:
+        return "up"
+    return "down" if now < before else "same"
+
+
+@member_view
+@require_GET
+def today(request):
+    business = request.business
+    tz = _tz(business)
+    now = _local_now(business)
+    day = now.date()
+    monday = day - timedelta(days=day.weekday())
+    week_ago = now - timedelta(days=7)
+    ranges = {
+        "today": (_day_start(day, tz), now),
+        "today_last_week": (_day_start(day - timedelta(days=7), tz), week_ago),
+        "week": (_day_start(monday, tz), now),
+        "last_week": (_day_start(monday - timedelta(days=7), tz), week_ago),
+    }
+    figures = customer_selectors.activity_figures(business, ranges)
+    rows = []
+    for label, this, before in (
+        (_("Today"), figures["today"], figures["today_last_week"]),
+        (_("This week"), figures["week"], figures["last_week"]),
+    ):
+        rows.append(
+            {
+                "label": label,
+                "sales": _money(request, this["sales"]),
+                "sales_before": _money(request, before["sales"]),
+                "sales_trend": _compare(this["sales"], before["sales"]),
+                "visits": this["visits"],
+                "visits_before": before["visits"],
+                "visits_trend": _compare(this["visits"], before["visits"]),
+                "new": this["new_customers"],
+                "new_before": before["new_customers"],
+                "new_trend": _compare(this["new_customers"], before["new_customers"]),
+            }
+        )
+    calling = [
+        {"score": s, "customer": s.customer, "reason": plain_explanation(s)}
+        for s in score_selectors.customers_worth_calling(business, limit=5)
+    ]
+    follow_ups = list(customer_selectors.follow_ups_open(business, until=day)[:20])
+    context = {
+        "screen": "today",
+        "day": day,
+        "figures": rows,
+        "follow_ups": follow_ups,
+        "calling": calling,
+        "birthdays": customer_selectors.birthdays_between(business, day, 7, limit=10),
+        "feedback": list(feedback_selectors.feedback_inbox(business, waiting_only=True)[:5]),
+    }
+    return render(request, "shop/today.html", context)
+
+
+# 2. Find a customer -------------------------------------------------------------------------
+
+
+@member_view
+@require_GET
+def search(request):
+    term = request.GET.get("q", "")[:64]
+    results = list(customer_selectors.customer_search(request.business, term))
+    context = {"screen": "search", "q": term, "results": results}
+    return _render(request, "shop/search.html", context, partial="shop/partials/results.html")
+
+
+# 3. Checkout --------------------------------------------------------------------------------
+
+
+@member_view
+def sale(request):
+    business = request.business
+    customer = None
+    raw_customer = request.POST.get("customer") or request.GET.get("customer")
+    if raw_customer:
+        try:
+            customer = _customer(request, int(raw_customer))
+        except (TypeError, ValueError):
+            customer = None
+    if request.method == "POST":
+        form = forms.SaleForm(request.POST, business=business)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                purchase, created, customer = _record_sale(request, data, customer)
+            except ValidationError as exc:
+                for field, errors in getattr(
+                    exc, "message_dict", {"__all__": exc.messages}
+                ).items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                if created:
+                    messages.success(
+                        request,
+                        _("Sale of %(amount)s recorded for %(name)s.")
+                        % {"amount": _money(request, purchase.amount), "name": customer.name},
+                    )
+                else:
+                    messages.info(request, _("This sale was already recorded."))
+                return redirect("shop:customer", pk=customer.pk)
+        status = 400
+    else:
+        initial = {"customer": customer.pk} if customer else {}
+        initial["served_by"] = str(request.user.pk)
+        form = forms.SaleForm(business=business, initial=initial)
+        status = 200
+    context = {"screen": "sale", "form": form, "customer": customer}
+    return render(request, "shop/sale.html", context, status=status)
+
+
+def _record_sale(request, data, customer):
+    business = request.business
+    if customer is None:
+        if data.get("customer"):
+            customer = _customer(request, data["customer"])
+        else:
+            customer = _new_or_known_customer(business, data["name"], data["phone"])
+    served_by = None
+    if data.get("served_by"):
+        served_by = (
+            get_user_model()
+            .objects.filter(pk=data["served_by"], membership__business=business)
+            .first()
+        )
+        if served_by is None:
+            raise ValidationError({"served_by": [_("Pick someone from your team.")]})
+    purchase, created = customer_services.sale_record(
+        business=business,
+        customer=customer,
+        amount=data["amount"],
+        key=str(data["key"]),
+        items=data.get("items") or "",
+        served_by=served_by,
+    )
+    return purchase, created, customer
+
+
+def _new_or_known_customer(business, name: str, phone: str) -> Customer:
+    """A new customer from name + phone; a phone the business already knows is that
+    customer (a resent form must not fail on its own first customer)."""
+    from customers.phones import normalize_phone
+
+    try:
+        normalized = normalize_phone(phone, business.phone_region)
+    except ValidationError as exc:
+        raise ValidationError({"phone": exc.messages}) from exc
+    known = Customer.objects.for_business(business).filter(phone=normalized).first()
+    if known is not None:
+        return known
+    return customer_services.customer_save(
+        business=business, data={"name": name.strip(), "phone": normalized}
+    )
+
+
+# 4. Customer card ---------------------------------------------------------------------------
+
+
+ACTION_BUTTONS = {
+    Action.CARE: ("tel", gettext_lazy("Call to say thank you")),
+    Action.WIN_BACK: ("tel", gettext_lazy("Call to win them back")),
+    Action.NURTURE: ("sms", gettext_lazy("Send a message")),
+    Action.MAINTAIN: ("follow_up", gettext_lazy("Schedule a follow-up")),
+    Action.REVIEW_COST: ("follow_up", gettext_lazy("Review: schedule a follow-up")),
+}
+
+
+def _score_of(customer):
+    try:
+        return customer.score
+    except Customer.score.RelatedObjectDoesNotExist:
+        return None
+
+
+def _card_context(request, customer, **extra) -> dict:
+    business = request.business
+    score = _score_of(customer)
+    totals = customer_selectors.customer_totals(customer)
+    action = None
+    if score is not None and customer.phone:
+        kind, label = ACTION_BUTTONS[score.action]
+        action = {"kind": kind, "label": label}
+    elif customer.phone:
+        action = {"kind": "tel", "label": _("Call")}
+    sms_text = _("Hello %(name)s, this is %(business)s. We would love to see you again soon!") % {
+        "name": customer.name,
+        "business": business.name,
+    }
+    today = _local_now(business).date()
+    context = {
+        "screen": "customer",
+        "customer": customer,
+        "score": score,
+        "sentence": plain_explanation(score),
+        "action": action,
+        "sms_text": sms_text,
+        "total_spent": _money(request, totals["total"] or 0),
+        "purchase_count": totals["count"],
+        "last_purchase": totals["last"],
+        "note_form": forms.NoteForm(),
+        "interaction_form": forms.InteractionForm(),
+        "follow_up_form": forms.FollowUpForm(business=business, today=today),
+    }
+    context.update(_timeline_context(customer, 1))
+    context.update(extra)
+    return context
+
+
+def _timeline_context(customer, page: int) -> dict:
+    start = (page - 1) * TIMELINE_PAGE
+    events = customer_selectors.customer_timeline(customer, limit=start + TIMELINE_PAGE + 1)
+    chunk = events[start : start + TIMELINE_PAGE]
+    return {
+        "events": chunk,
+        "next_page": page + 1 if len(events) > start + TIMELINE_PAGE else None,
+    }
+
+
+@member_view
+@require_GET
+def customer(request, pk: int):
+    customer = get_object_or_404(
+        Customer.objects.for_business(request.business).select_related("score", "assigned_to"),
+        pk=pk,
+    )
+    return render(request, "shop/customer.html", _card_context(request, customer))
+
+
+@member_view
+@require_GET
+def timeline(request, pk: int):
+    customer = _customer(request, pk)
+    try:
+        page = max(1, min(int(request.GET.get("page", "1")), 500))
+    except ValueError:
+        page = 1
+    context = {"customer": customer, **_timeline_context(customer, page)}
+    return render(request, "shop/partials/timeline.html", context)
+
+
+@member_view
+@require_POST
+def add_note(request, pk: int):
+    customer = _customer(request, pk)
+    form = forms.NoteForm(request.POST)
+    if form.is_valid():
+        customer_services.interaction_record(
+            business=request.business,
+            customer=customer,
+            kind=Interaction.Kind.NOTE,
+            summary=form.cleaned_data["summary"],
+            staff=request.user,
+        )
+        messages.success(request, _("Note added."))
+        return redirect("shop:customer", pk=customer.pk)
+    return _card_invalid(request, customer, note_form=form)
+
+
+@member_view
+@require_POST
+def add_interaction(request, pk: int):
+    customer = _customer(request, pk)
+    form = forms.InteractionForm(request.POST)
+    if form.is_valid():
+        customer_services.interaction_record(
+            business=request.business, customer=customer, staff=request.user, **form.cleaned_data
+        )
+        messages.success(request, _("Interaction recorded."))
+        return redirect("shop:customer", pk=customer.pk)
+    return _card_invalid(request, customer, interaction_form=form)
+
+
+@member_view
+@require_POST
+def add_follow_up(request, pk: int):
+    customer = _customer(request, pk)
+    today = _local_now(request.business).date()
+    form = forms.FollowUpForm(request.POST, business=request.business, today=today)
+    if form.is_valid():
+        data = form.cleaned_data
+        assignee = None
+        if data.get("assigned_to"):
+            assignee = (
+                get_user_model()
+                .objects.filter(pk=data["assigned_to"], membership__business=request.business)
+                .first()
+            )
+        customer_services.follow_up_create(
+            business=request.business,
+            customer=customer,
+            due_on=data["due_on"],
+            task=data["task"],
+            assigned_to=assignee,
+        )
+        messages.success(request, _("Follow-up scheduled."))
+        return redirect("shop:customer", pk=customer.pk)
+    return _card_invalid(request, customer, follow_up_form=form)
+
+
+def _card_invalid(request, customer, **forms_with_errors):
+    context = _card_context(request, customer, **forms_with_errors)
+    context["open_form"] = next(iter(forms_with_errors))
+    return render(request, "shop/customer.html", context, status=400)
+
+
+# 5. Customers list --------------------------------------------------------------------------
+
+
+@member_view
+@require_GET
+def customer_list(request):
+    business = request.business
+    form = forms.ListFilterForm(request.GET)
+    data = form.cleaned_data if form.is_valid() else {}
+    segment = data.get("segment") if data.get("segment") in Segment.values else ""
+    tier = data.get("tier") if data.get("tier") in Tier.values else ""
+    month = _local_now(business).month
+    page = data.get("page") or 1
+    rows = score_selectors.customer_list_page(
+        business,
+        offset=(page - 1) * PAGE,
+        limit=PAGE + 1,
+        segment=segment,
+        tier=tier,
+        status=data.get("status") or "",
+        tag=data.get("tag"),
+        at_risk=bool(data.get("at_risk")),
+        birthday_month=month if data.get("birthday") else None,
+    )
+    has_more = len(rows) > PAGE
+    active = {
+        "segment": segment,
+        "tier": tier,
+        "status": data.get("status") or "",
+        "tag": data.get("tag") or "",
+        "at_risk": "1" if data.get("at_risk") else "",
+        "birthday": "1" if data.get("birthday") else "",
+    }
+    context = {
+        "screen": "customers",
+        "customers": rows[:PAGE],
+        "next_query": _query(active, page=page + 1) if has_more else "",
+        "chips": _chips(business, active),
+        "active": active,
+    }
+    return _render(request, "shop/customers.html", context, partial="shop/partials/rows.html")
+
+
+def _query(params: dict, **extra) -> str:
+    from django.utils.http import urlencode
+
+    merged = {k: v for k, v in {**params, **extra}.items() if v not in ("", None)}
+    return urlencode(merged)
+
+
+def _chips(business, active: dict) -> list[dict]:
+    """Each filter group with its chips: a chip's link toggles it, keeping the others."""
+    tags = Tag.objects.for_business(business).order_by("name")[:20]
+    groups = [
+        (_("Quick"), "at_risk", [("1", _("At risk"))]),
+        (_("Quick"), "birthday", [("1", _("Birthday this month"))]),
+        (_("Tier"), "tier", [(t.value, t.value) for t in Tier]),
+        (_("Segment"), "segment", [(s.value, s.label) for s in Segment]),
+        (_("Status"), "status", list(Customer.Status.choices)),
+        (_("Tag"), "tag", [(str(t.pk), t.name) for t in tags]),
+    ]
+    out: list[dict] = []
+    for title, key, options in groups:
+        chips = []
+        for value, label in options:
+            on = str(active.get(key) or "") == str(value)
+            chips.append(
+                {"label": label, "on": on, "query": _query(active, **{key: "" if on else value})}
+            )
+        if out and out[-1]["title"] == title:
+            out[-1]["chips"].extend(chips)
+        elif chips:
+            out.append({"title": title, "chips": chips})
+    return out
+
+
+# 6. Follow-ups ------------------------------------------------------------------------------
+
+
+@member_view
+@require_GET
+def follow_ups(request):
+    mine = request.GET.get("who", "mine") != "all"
+    horizon = _local_now(request.business).date() + timedelta(days=366 * 3)
+    qs = customer_selectors.follow_ups_open(
+        request.business, until=horizon, assigned_to=request.user if mine else None
+    )
+    context = {
+        "screen": "follow_ups",
+        "mine": mine,
+        "follow_ups": list(qs[:50]),
+        "today": _local_now(request.business).date(),
+    }
+    return render(request, "shop/follow_ups.html", context)
+
+
+def _follow_up(request, pk: int) -> FollowUp:
+    return get_object_or_404(
+        FollowUp.objects.for_business(request.business).select_related("customer"), pk=pk
+    )
+
+
+def _back(request, default: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        return target
+    return default
+
+
+@member_view
+@require_POST
+def follow_up_done(request, pk: int):
+    follow_up = customer_services.follow_up_complete(follow_up=_follow_up(request, pk))
+    if request.htmx:
+        return render(request, "shop/partials/follow_up_row.html", {"f": follow_up, "done": True})
+    messages.success(request, _("Done: %(task)s") % {"task": follow_up.task})
+    return redirect(_back(request, reverse("shop:follow_ups")))
+
+
+@member_view
+@require_POST
+def follow_up_snooze(request, pk: int):
+    follow_up = _follow_up(request, pk)
+    form = forms.SnoozeForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(_("Choose tomorrow or next week."), status=400)
+    until = _local_now(request.business).date() + timedelta(days=form.cleaned_data["days"])
+    try:
+        customer_services.follow_up_snooze(follow_up=follow_up, until=until)
+    except ValidationError as exc:
+        return HttpResponse(" ".join(exc.messages), status=400)
+    if request.htmx:
+        context = {"f": follow_up, "snoozed": True, "today": until}
+        return render(request, "shop/partials/follow_up_row.html", context)
+    messages.success(request, _("Moved to %(day)s.") % {"day": until.isoformat()})
+    return redirect(_back(request, reverse("shop:follow_ups")))
+
+
+# 7. Feedback inbox --------------------------------------------------------------------------
+
+
+@member_view
+@require_GET
+def feedback_inbox(request):
+    waiting = request.GET.get("show") != "all"
+    qs = feedback_selectors.feedback_inbox(request.business, waiting_only=waiting)
+    context = {"screen": "feedback", "waiting": waiting, "entries": list(qs[:50])}
+    return render(request, "shop/feedback.html", context)
+
+
+@member_view
+@require_POST
+def feedback_answer(request, pk: int):
+    entry = get_object_or_404(Feedback.objects.for_business(request.business), pk=pk)
+    form = forms.ReplyForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(_("Check the reply and the status."), status=400)
+    entry = feedback_reply(
+        feedback=entry,
+        status=form.cleaned_data["status"],
+        reply=form.cleaned_data["reply"],
+        actor=request.user,
+    )
+    if request.htmx:
+        return render(request, "shop/partials/feedback_item.html", {"f": entry, "saved": True})
+    messages.success(request, _("Reply saved."))
+    return redirect("shop:feedback")
+
+
+# 8. Owner -----------------------------------------------------------------------------------
+
+
+@member_view(owner_only=True)
+@require_GET
+def owner(request):
+    business = request.business
+    tz = _tz(business)
+    now = _local_now(business)
+    monday = now.date() - timedelta(days=now.weekday())
+    start = _day_start(monday, tz)
+    week = customer_selectors.week_figures(
+        business, start, now, start - timedelta(days=7), now - timedelta(days=7)
+    )
+    context = {
+        "screen": "owner",
+        "week": week,
+        "sales": _money(request, week["sales"]),
+        "sales_before": _money(request, week["sales_before"]),
+        "nps": feedback_selectors.feedback_nps_between(business, start, now),
+        "since": monday,
+    }
+    return render(request, "shop/owner.html", context)
+
+
+@member_view(owner_only=True)
+@require_GET
+def poster(request):
+    url = business_link_url(business=request.business, request=request)
+    context = {"screen": "poster", "url": url, "qr": qr_svg(url, scale=8).decode()}
+    return render(request, "shop/poster.html", context)
+
+
+# Installable app: manifest, service worker, offline page ------------------------------------
+
+
+@require_GET
+@cache_control(max_age=3600)
+def manifest(request):
+    data = {
+        "name": _("XiaoWei CRM"),
+        "short_name": _("XiaoWei"),
+        "start_url": reverse("shop:today"),
+        "scope": reverse("shop:today"),
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#0b6e4f",
+        "lang": request.LANGUAGE_CODE,
+        "icons": [
+            {"src": static("shop/icon-192.png"), "sizes": "192x192", "type": "image/png"},
+            {"src": static("shop/icon-512.png"), "sizes": "512x512", "type": "image/png"},
+            {
+                "src": static("shop/icon-512.png"),
+                "sizes": "512x512",
+                "type": "image/png",
+                "purpose": "maskable",
+            },
+        ],
+    }
+    return JsonResponse(
+        data, content_type="application/manifest+json", json_dumps_params={"ensure_ascii": False}
+    )
+
+
+SHELL = ("shop/app.css", "shop/htmx-2.0.11.min.js", "shop/icon-192.png")
+
+
+@require_GET
+@cache_control(max_age=0, no_cache=True)
+def service_worker(request):
+    shell = [reverse("shop:offline")] + [static(path) for path in SHELL]
+    body = render(
+        request,
+        "shop/sw.js",
+        {"shell": json.dumps(shell), "offline": json.dumps(reverse("shop:offline"))},
+        content_type="application/javascript",
+    )
+    body["Service-Worker-Allowed"] = reverse("shop:today")
+    return body
+
+
+@require_GET
+def offline(request):
+    return render(request, "shop/offline.html", {"screen": "offline"})
