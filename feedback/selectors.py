@@ -167,7 +167,9 @@ def feedback_inbox(business: Business, *, waiting_only: bool = False):
     if waiting_only:
         qs = qs.filter(status=Feedback.Status.NEW)
     return qs.order_by(
-        Case(When(nps__lte=6, then=Value(0)), default=Value(1)), "-created_at", "-id"
+        Case(When(Feedback.group_q(Feedback.NpsGroup.DETRACTOR), then=Value(0)), default=Value(1)),
+        "-created_at",
+        "-id",
     )
 
 
