@@ -126,10 +126,10 @@ def purchases_ingest(
 ) -> list[dict]:
     """Record purchases pushed by a till or shop system, keyed on `external_id`.
 
-    `items` are validated dicts (customer_no and/or phone, occurred_at, amount, external_id,
-    optional cost, channel, items, name). All or nothing: an item whose customer cannot be
-    found (and may not be created) raises ValidationError naming its index. Sending the same
-    items again creates nothing and reports them as existing."""
+    `items` are validated dicts (customer_no and/or phone, or a `customer` of the business;
+    occurred_at, amount, external_id, optional cost, channel, items, name). All or nothing: an
+    item whose customer cannot be found (and may not be created) raises ValidationError naming
+    its index. Sending the same items again creates nothing and reports them as existing."""
     for attempt in range(2):
         try:
             return _purchases_ingest(
@@ -169,7 +169,12 @@ def _purchases_ingest(*, business: Business, items: list[dict], create_customers
                             "id": existing.get(ext)})  # fmt: skip
             continue
         seen.add(ext)
-        customer = by_no.get(item["customer_no"]) or by_phone.get(item["phone"])
+        # A caller that already holds the customer (membership checkout) passes it.
+        customer = (
+            item.get("customer") or by_no.get(item["customer_no"]) or by_phone.get(item["phone"])
+        )
+        if customer is not None and customer.business_id != business.pk:
+            customer = None
         if customer is None:
             if not create_customers:
                 errors[str(index)] = {

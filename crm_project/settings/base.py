@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "accounts",
     "customers",
     "feedback",
+    "membership",
     "segmentation",
 ]
 
