@@ -32,7 +32,11 @@ def products(tea):
             business=b, name="洗车10次", visits=10, price=Decimal("100.00"), validity_days=365
         ),
         "coupon": CouponTemplate.objects.create(
-            business=b, name="满100减20", kind="amount_off", value=Decimal("20"),
-            min_spend=Decimal("100"), validity_days=30,
+            business=b,
+            name="满100减20",
+            kind="amount_off",
+            value=Decimal("20"),
+            min_spend=Decimal("100"),
+            validity_days=30,
         ),
     }

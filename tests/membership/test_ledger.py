@@ -44,7 +44,8 @@ def test_top_up_with_package_keeps_paid_and_bonus_apart(tea, products):
     kinds = sorted(LedgerEntry.objects.filter(account=account).values_list("kind", flat=True))
     assert kinds == ["bonus", "top_up"]
     entry = LedgerEntry.objects.filter(account=account).first()
-    assert entry.actor == tea.staff and entry.idempotency_key == result["key"]
+    assert entry.actor == tea.staff
+    assert entry.idempotency_key == result["key"]
     assert ledger_sums(account)[:2] == (account.principal, account.bonus)
 
 
@@ -57,18 +58,22 @@ def test_checkout_pays_from_card_earns_points_and_records_the_sale(tea):
     account.refresh_from_db()
     # 60 split 500:100 → bonus 10.00, paid 50.00
     assert (account.principal, account.bonus) == (Decimal("450.00"), Decimal("90.00"))
-    assert account.points == 60 and result["points_earned"] == 60
+    assert account.points == 60
+    assert result["points_earned"] == 60
     purchase = Purchase.objects.get(pk=result["purchase"])
-    assert purchase.amount == Decimal("60.00") and purchase.customer == account.customer
+    assert purchase.amount == Decimal("60.00")
+    assert purchase.customer == account.customer
     spend = LedgerEntry.objects.get(account=account, kind="spend")
-    assert spend.purchase == purchase and spend.idempotency_key == "till-1"
+    assert spend.purchase == purchase
+    assert spend.idempotency_key == "till-1"
     assert ledger_sums(account) == (account.principal, account.bonus, account.points)
 
 
 def test_checkout_replay_returns_first_result_and_conflict_on_other_body(tea, card):
     first = checkout(account=card, amount=Decimal("30"), stored_value=Decimal("30"), key="k1")
     again = checkout(account=card, amount=Decimal("30"), stored_value=Decimal("30"), key="k1")
-    assert again["replayed"] and {**again, "replayed": False} == first
+    assert again["replayed"]
+    assert {**again, "replayed": False} == first
     card.refresh_from_db()
     assert card.principal == Decimal("70.00")
     assert Purchase.objects.filter(customer=card.customer).count() == 1
@@ -83,7 +88,8 @@ def test_overdraft_is_refused_with_a_message_and_nothing_written(tea, card):
     purchases = Purchase.objects.count()
     with pytest.raises(InsufficientBalance, match="Not enough stored value"):
         checkout(account=card, amount=Decimal("130"), stored_value=Decimal("130"))
-    assert LedgerEntry.objects.count() == entries and Purchase.objects.count() == purchases
+    assert LedgerEntry.objects.count() == entries
+    assert Purchase.objects.count() == purchases
     card.refresh_from_db()
     assert card.principal == Decimal("100.00")
 
@@ -114,12 +120,14 @@ def test_level_discount_coupon_and_points_come_off_in_order(tea, products):
         stored_value=Decimal("157.00"),
     )  # fmt: skip
     # 200 − 10% = 180; − coupon 20 = 160; − 300 points × 0.01 = 157 due
-    assert result["due"] == "157.00" and result["level_discount"] == "20.00"
+    assert result["due"] == "157.00"
+    assert result["level_discount"] == "20.00"
     assert result["points_earned"] == 157
     account.refresh_from_db()
     assert account.points == 500 - 300 + 157
     coupon.refresh_from_db()
-    assert coupon.uses_left == 0 and coupon.state == "redeemed"
+    assert coupon.uses_left == 0
+    assert coupon.state == "redeemed"
     with pytest.raises(LedgerRefused, match="already been used"):
         checkout(account=account, amount=Decimal("200"), coupon=coupon)
 
@@ -161,7 +169,8 @@ def test_reversal_names_the_entries_and_cannot_be_done_twice(tea, card):
     op = LedgerOperation.objects.get(pk=result["operation"])
     operation_reverse(operation=op, reason="wrong customer", actor=tea.owner)
     card.refresh_from_db()
-    assert card.principal == Decimal("100.00") and card.points == 0
+    assert card.principal == Decimal("100.00")
+    assert card.points == 0
     reversal = LedgerEntry.objects.filter(kind="reversal").first()
     assert reversal.reverses.operation_id == op.pk
     with pytest.raises(LedgerRefused, match="already been reversed"):
@@ -215,7 +224,8 @@ def test_points_expire_oldest_first_and_once(tea):
 
 def test_reconciliation_finds_a_tampered_balance_and_changes_nothing(tea, card):
     runs = ledger_reconcile(business=tea.business)
-    assert runs[0].difference_count == 0 and runs[0].accounts_checked == 1
+    assert runs[0].difference_count == 0
+    assert runs[0].accounts_checked == 1
     MemberAccount.objects.filter(pk=card.pk).update(principal=Decimal("1000"))
     run = ledger_reconcile(business=tea.business)[0]
     assert run.difference_count == 1
