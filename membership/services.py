@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import secrets
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -681,6 +683,7 @@ def checkout(
             items=items, channel=channel, external_id=external_id or f"xw-m-{p.op.key}"[:64],
         )  # fmt: skip
         sale = {"purchase": purchase}
+        _test_pause()
         if coupon is not None:
             p.add(Kind.COUPON_REDEEMED, coupons=-1, coupon=coupon, value=coupon_discount, **sale)
         if points:
@@ -724,6 +727,14 @@ def checkout(
     if not result["replayed"]:
         _maybe_upgrade(account)
     return result
+
+
+def _test_pause() -> None:
+    # Tests only: a pause between the sale and its entries, so a test can kill the process.
+    pause = getattr(settings, "XW_TEST_PAUSE_IN_CHECKOUT", 0.0)
+    if pause:
+        log.warning("checkout paused for a test")
+        time.sleep(pause)
 
 
 def _record_sale(

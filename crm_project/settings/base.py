@@ -214,6 +214,8 @@ XW_STAFF_COST_PER_HOUR = env.float("XW_STAFF_COST_PER_HOUR", default=30.0)
 XW_COMPLAINT_COST = env.float("XW_COMPLAINT_COST", default=20.0)
 # Tests only: a pause inside the score write, so a test can kill a worker midway.
 XW_TEST_PAUSE_BEFORE_SCORE_WRITE = env.float("XW_TEST_PAUSE_BEFORE_SCORE_WRITE", default=0.0)
+# Tests only: a pause inside a member checkout, between the sale and its ledger entries.
+XW_TEST_PAUSE_IN_CHECKOUT = env.float("XW_TEST_PAUSE_IN_CHECKOUT", default=0.0)
 
 # Feedback (docs/feedback.md)
 XW_FEEDBACK_SENDER = env("XW_FEEDBACK_SENDER", default="feedback.senders.LogSender")
