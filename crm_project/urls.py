@@ -5,6 +5,9 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .api_router import router
+from .links import wire_public_links
+
+wire_public_links()
 
 admin.site.site_header = _("XiaoWei CRM")
 admin.site.site_title = _("XiaoWei CRM")
@@ -15,6 +18,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("f/", include("feedback.urls")),
+    path("m/", include("membership.urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

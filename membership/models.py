@@ -420,6 +420,10 @@ class LedgerEntry(BusinessOwned):
     def delete(self, *args, **kwargs):
         raise ValidationError(_("Ledger entries are never deleted; reverse them instead."))
 
+    @property
+    def stored_value_change(self) -> Decimal:
+        return self.principal + self.bonus
+
 
 class ReconciliationRun(BusinessOwned):
     """One nightly check of a business's balances against the sums of their entries."""
