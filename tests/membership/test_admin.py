@@ -154,9 +154,12 @@ def test_another_business_card_ledger_and_qr_are_404_in_the_admin(tea, salon, cl
         if response.status_code == 302:  # the admin redirects a missing object to its index
             assert str(theirs.pk) not in response["Location"]
     assert client.post(urls[1], {"amount": "1", "stored_value": "1"}).status_code == 404
-    assert client.post(
-        reverse("admin:membership_memberaccount_new_link", args=[theirs.pk])
-    ).status_code == 404
+    assert (
+        client.post(
+            reverse("admin:membership_memberaccount_new_link", args=[theirs.pk])
+        ).status_code
+        == 404
+    )
     find = client.get(reverse("admin:membership_memberaccount_find"), {"card_no": theirs.card_no})
     assert find.status_code == 200
     listing = client.get(reverse("admin:membership_memberaccount_changelist")).content.decode()
