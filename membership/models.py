@@ -76,7 +76,7 @@ class MemberLevel(BusinessOwned):
         **PERCENT,
         default=ZERO,
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
-        help_text=_("Percent off every checkout (5 = 5% off, 95折)."),
+        help_text=_("Percent off every checkout: 5 gives 95折."),
     )
     reach = models.CharField(_("reached"), max_length=10, choices=Reach.choices)
     threshold = models.DecimalField(

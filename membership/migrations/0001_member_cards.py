@@ -94,7 +94,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=40, verbose_name='name')),
-                ('discount_pct', models.DecimalField(decimal_places=2, default=Decimal('0.00'), help_text='Percent off every checkout (5 = 5% off, 95折).', max_digits=5, validators=[django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('100'))], verbose_name='discount %')),
+                ('discount_pct', models.DecimalField(decimal_places=2, default=Decimal('0.00'), help_text='Percent off every checkout: 5 gives 95折.', max_digits=5, validators=[django.core.validators.MinValueValidator(Decimal('0')), django.core.validators.MaxValueValidator(Decimal('100'))], verbose_name='discount %')),
                 ('reach', models.CharField(choices=[('spend', 'By total spend'), ('top_up', 'By total top-up'), ('manual', 'By hand')], max_length=10, verbose_name='reached')),
                 ('threshold', models.DecimalField(decimal_places=2, default=Decimal('0.00'), help_text='Total spend or top-up that reaches this level (not used when by hand).', max_digits=12, validators=[django.core.validators.MinValueValidator(Decimal('0'))], verbose_name='threshold')),
                 ('business', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.business', verbose_name='business')),
