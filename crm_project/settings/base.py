@@ -199,6 +199,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.feedback_requests_dispatch",
         "schedule": 300.0,
     },
+    "membership-points-expiry": {
+        "task": "membership.tasks.points_expire_nightly",
+        "schedule": crontab(hour=3, minute=0),
+    },
+    "membership-reconciliation": {
+        "task": "membership.tasks.ledger_reconcile_nightly",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 
 # Customer value scoring (docs/scoring.md). Weights are shown to the owner on each score.
