@@ -5,8 +5,11 @@ adjust, reverse) that calls `membership.services`."""
 from __future__ import annotations
 
 import io
+import uuid
 from decimal import Decimal
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
@@ -20,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.tenancy import BusinessScopedAdminMixin, business_for, is_operator, is_owner
 from customers.exporting import CONTENT_TYPES, FORMATS, export_filename, iter_csv, write_table
+from customers.importing import import_file
 
 from . import forms
 from .card import card_url, qr_png, qr_svg
@@ -37,6 +41,7 @@ from .models import (
     VisitPackage,
     VisitProduct,
 )
+from .resources import MEMBER_BALANCES
 from .selectors import account_by_card_no, programme_report
 from .services import (
     LedgerRefused,
@@ -177,6 +182,7 @@ class MemberAccountAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
                  name="membership_memberaccount_new_link"),
             path("find/", wrap(self.find_view), name="membership_memberaccount_find"),
             path("report/", wrap(self.report_view), name="membership_memberaccount_report"),
+            path("import/", wrap(self.import_view), name="membership_memberaccount_import"),
             path("export/<slug:kind>.<str:fmt>", wrap(self.export_view),
                  name="membership_memberaccount_export"),
             *super().get_urls(),
@@ -342,6 +348,52 @@ class MemberAccountAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 
+    def import_view(self, request):
+        """Opening balances from the old system: upload → preview (dry run) → confirm."""
+        business = business_for(request.user)
+        if business is None:
+            raise Http404
+        if not is_owner(request.user):
+            raise PermissionDenied  # bulk changes are the owner's
+        form = forms.ImportForm(request.POST or None, request.FILES or None)
+        report = None
+        stored = request.session.get(IMPORT_SESSION_KEY)
+        if request.method == "POST" and request.POST.get("confirm") and stored:
+            path_ = _import_path(stored["name"])
+            if path_ is not None and path_.exists():
+                report = import_file(
+                    str(path_), business=business, kind=MEMBER_BALANCES,
+                    valid_only=stored["valid_only"],
+                )  # fmt: skip
+                path_.unlink(missing_ok=True)
+                del request.session[IMPORT_SESSION_KEY]
+                if report.written:
+                    self.message_user(request, " ".join(report.summary_lines()), messages.SUCCESS)
+                    return HttpResponseRedirect(
+                        reverse("admin:membership_memberaccount_changelist")
+                    )
+        elif request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            name = f"{uuid.uuid4().hex}{Path(upload.name).suffix.lower()[:5]}"
+            folder = _import_folder()
+            with open(folder / name, "wb") as out:
+                for piece in upload.chunks():
+                    out.write(piece)
+            valid_only = form.cleaned_data["valid_only"]
+            report = import_file(
+                str(folder / name), business=business, kind=MEMBER_BALANCES, dry_run=True,
+                valid_only=valid_only,
+            )  # fmt: skip
+            request.session[IMPORT_SESSION_KEY] = {"name": name, "valid_only": valid_only}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": gettext("Import member balances"),
+            "form": form,
+            "report": report,
+        }
+        return TemplateResponse(request, "admin/membership/import.html", context)
+
     def report_view(self, request):
         business = business_for(request.user)
         if business is None:
@@ -356,9 +408,23 @@ class MemberAccountAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/membership/report.html", context)
 
 
-def _new_key() -> str:
-    import uuid
+IMPORT_SESSION_KEY = "xw_member_import"
 
+
+def _import_folder() -> Path:
+    folder = Path(settings.MEDIA_ROOT) / "member-imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _import_path(name: str) -> Path | None:
+    # Only a name this view made (hex + suffix), never a path from the client.
+    if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
+        return None
+    return _import_folder() / name
+
+
+def _new_key() -> str:
     return f"admin-{uuid.uuid4().hex}"
 
 

@@ -9,8 +9,9 @@ class MembershipConfig(AppConfig):
     def ready(self) -> None:
         from customers.signals import customer_merged
 
-        from . import receivers
+        from . import receivers, resources
 
         customer_merged.connect(
             receivers.customer_merged, dispatch_uid="membership.customer_merged"
         )
+        resources.register()  # the opening-balance kind of the customers import pipeline

@@ -114,3 +114,24 @@ class CardSearchForm(forms.Form):
         label=_("Card number"), max_length=20,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autofocus": True}),
     )  # fmt: skip
+
+
+IMPORT_MAX_BYTES = 5 * 1024 * 1024
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV or Excel file"),
+        help_text=_(
+            "Columns such as 卡号, 手机, 姓名, 储值余额, 赠送余额, 积分, 剩余次数, 到期日."
+        ),
+    )
+    valid_only = forms.BooleanField(label=_("Import the valid rows only"), required=False)
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > IMPORT_MAX_BYTES:
+            raise forms.ValidationError(_("The file is larger than 5 MB."))
+        if not upload.name.lower().endswith((".csv", ".xlsx", ".txt")):
+            raise forms.ValidationError(_("Upload a .csv or .xlsx file."))
+        return upload
