@@ -104,15 +104,16 @@ def _actor_label(actor: Any, label: str) -> str:
     return str(getattr(actor, "username", "") or actor)[:80]
 
 
-def programme_for(business: Business) -> Programme:
+def programme_for(business: Business | int) -> Programme:
     """The business's programme, created with the defaults on first use."""
-    programme = Programme.objects.filter(business=business).first()
+    business_id = getattr(business, "pk", business)
+    programme = Programme.objects.filter(business_id=business_id).first()
     if programme is None:
         try:
             with transaction.atomic():
-                programme = Programme.objects.create(business=business)
+                programme = Programme.objects.create(business_id=business_id)
         except IntegrityError:
-            programme = Programme.objects.get(business=business)
+            programme = Programme.objects.get(business_id=business_id)
     return programme
 
 
@@ -240,7 +241,12 @@ def _operation_once(*, account, command, key, fingerprint, actor, actor_label, w
         if done.request_hash != fingerprint:
             raise IdempotencyConflict(key)
         return {**done.result, "replayed": True}
-    locked = MemberAccount.objects.select_for_update().filter(pk=account.pk).first()
+    locked = (
+        MemberAccount.objects.select_for_update(of=("self",))
+        .select_related("customer__business", "level")
+        .filter(pk=account.pk)
+        .first()
+    )
     if locked is None:
         raise LedgerRefused(_("This member account does not exist."), "not_found")
     now = timezone.now()
@@ -628,7 +634,7 @@ def checkout(
     if amount == 0 and visit_package is None:
         raise ValidationError({"amount": _("Give the amount of the sale, or use a visit.")})
     items, channel, external_id = items[:5000], channel[:40], external_id.strip()[:64]
-    programme = programme_for(account.customer.business)
+    programme = programme_for(account.business_id)
 
     def work(p: _Posting) -> dict[str, Any]:
         locked = p.account
@@ -678,11 +684,11 @@ def checkout(
                 visit_value = max(visit_value, ZERO)
         earns = earn_points and programme.enabled
         earned = points_for(due, programme.points_per_yuan) if earns else 0
-        purchase = _record_sale(
+        purchase_id = _record_sale(
             account=locked, amount=due + visit_value, occurred_at=occurred_at or now,
             items=items, channel=channel, external_id=external_id or f"xw-m-{p.op.key}"[:64],
         )  # fmt: skip
-        sale = {"purchase": purchase}
+        sale = {"purchase_id": purchase_id}
         _test_pause()
         if coupon is not None:
             p.add(Kind.COUPON_REDEEMED, coupons=-1, coupon=coupon, value=coupon_discount, **sale)
@@ -700,7 +706,7 @@ def checkout(
             expires = _add_months(now, months) if months else None
             p.add(Kind.POINTS_EARNED, points=earned, points_expire_at=expires, value=due, **sale)
         return {
-            "purchase": purchase.pk,
+            "purchase": purchase_id,
             "amount": _money(amount),
             "level_discount": _money(level_discount),
             "coupon_discount": _money(coupon_discount),
@@ -740,7 +746,7 @@ def _test_pause() -> None:
 def _record_sale(
     *, account: MemberAccount, amount: Decimal, occurred_at: datetime, items: str,
     channel: str, external_id: str,
-) -> Purchase:  # fmt: skip
+) -> int:  # fmt: skip
     item = {
         "customer": account.customer,
         "customer_no": "",
@@ -760,7 +766,7 @@ def _record_sale(
             _("A sale with the external id %(id)s is already recorded.") % {"id": external_id},
             "duplicate_sale",
         )
-    return Purchase.objects.get(pk=rows[0]["id"])
+    return rows[0]["id"]
 
 
 def _add_months(when: datetime, months: int) -> datetime:

@@ -52,3 +52,14 @@ def test_reconciliation_runs_in_a_real_worker(celery_worker, send_task):
     assert run.accounts_checked == 1
     assert run.difference_count == 0
     assert REDIS_TEST_URL
+
+
+def test_reconcile_command_exits_1_on_a_difference(tea, capsys):
+    from django.core.management import call_command
+
+    card = open_card(tea, stored="10")
+    call_command("reconcile_member_balances")
+    assert "0 differences" in capsys.readouterr().out
+    MemberAccount.objects.filter(pk=card.pk).update(points=3)
+    with pytest.raises(SystemExit):
+        call_command("reconcile_member_balances")
