@@ -169,6 +169,8 @@ class MemberAccountAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
             fields.append("customer")  # a card stays with its customer
+        if not is_owner(request.user) and not is_operator(request.user):
+            fields.append("level")  # levels by hand are the owner's call
         return fields
 
     def get_urls(self):
