@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from customers.api import FollowUpViewSet, InteractionViewSet, PurchaseViewSet, TagViewSet
 from feedback.api import FeedbackViewSet
+from membership.api import LedgerEntryViewSet, LedgerOperationViewSet, MemberAccountViewSet
 from segmentation.api import ScoredCustomerViewSet, ScoringRunViewSet
 
 router = DefaultRouter()
@@ -16,3 +17,6 @@ router.register("interactions", InteractionViewSet, basename="interaction")
 router.register("follow-ups", FollowUpViewSet, basename="followup")
 router.register("feedback", FeedbackViewSet, basename="feedback")
 router.register("scoring-runs", ScoringRunViewSet, basename="scoringrun")
+router.register("member-accounts", MemberAccountViewSet, basename="memberaccount")
+router.register("ledger-entries", LedgerEntryViewSet, basename="ledgerentry")
+router.register("ledger-operations", LedgerOperationViewSet, basename="ledgeroperation")

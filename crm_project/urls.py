@@ -6,9 +6,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .api_router import router
 from .health import healthz, readyz
+from .links import wire_public_links
 from .views import favicon
 
 handler500 = "crm_project.api_errors.server_error"
+wire_public_links()
 
 admin.site.site_header = _("XiaoWei CRM")
 admin.site.site_title = _("XiaoWei CRM")
@@ -23,6 +25,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("f/", include("feedback.urls")),
     path("app/", include("shop.urls")),
+    path("m/", include("membership.urls")),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "accounts",
     "customers",
     "feedback",
+    "membership",
     "segmentation",
     "django_htmx",
     "shop",
@@ -240,6 +241,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "feedback.tasks.feedback_requests_dispatch",
         "schedule": 300.0,
     },
+    "membership-points-expiry": {
+        "task": "membership.tasks.points_expire_nightly",
+        "schedule": crontab(hour=3, minute=0),
+    },
+    "membership-reconciliation": {
+        "task": "membership.tasks.ledger_reconcile_nightly",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 
 # Customer value scoring (docs/scoring.md). Weights are shown to the owner on each score.
@@ -255,6 +264,8 @@ XW_STAFF_COST_PER_HOUR = env.float("XW_STAFF_COST_PER_HOUR", default=30.0)
 XW_COMPLAINT_COST = env.float("XW_COMPLAINT_COST", default=20.0)
 # Fault injection for the worker-kill test; only settings/test.py reads it from the environment.
 XW_TEST_PAUSE_BEFORE_SCORE_WRITE = 0.0
+# Fault injection for the checkout-kill test; only settings/test.py reads it from the environment.
+XW_TEST_PAUSE_IN_CHECKOUT = 0.0
 
 # Feedback (docs/feedback.md)
 XW_FEEDBACK_SENDER = env("XW_FEEDBACK_SENDER", default="feedback.senders.LogSender")

@@ -18,3 +18,4 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 # A pause inside the score write, so a test can kill a worker midway (test-only hook).
 XW_TEST_PAUSE_BEFORE_SCORE_WRITE = env.float("XW_TEST_PAUSE_BEFORE_SCORE_WRITE", default=0.0)
+XW_TEST_PAUSE_IN_CHECKOUT = env.float("XW_TEST_PAUSE_IN_CHECKOUT", default=0.0)

@@ -118,6 +118,23 @@ FIELDS = {
     ),
 }  # fmt: skip
 
+
+def register_kind(
+    kind: str,
+    fields: Sequence[str],
+    labels: dict[str, Any] | None = None,
+    aliases: dict[str, tuple[str, ...]] | None = None,
+) -> None:
+    """A higher app's own import kind (membership's opening balances), from its ready():
+    its fields in matching order, labels and aliases of the fields that are new."""
+    FIELDS[kind] = tuple(fields)
+    for name, label in (labels or {}).items():
+        LABELS.setdefault(name, label)
+    for name, words in (aliases or {}).items():
+        ALIASES.setdefault(name, words)
+    _alias_table.cache_clear()
+
+
 _NOTE = re.compile(r"[(（\[【].*?[)）\]】]")
 _SEPARATORS = re.compile(r"[\s_\-*:：.。/#№'\"]+")
 

@@ -252,7 +252,17 @@ class BaseImporter:
             self.progress(phase, done, self.table.estimated_rows)
 
 
+# Import kinds of higher apps (kind → loader of the importer class), filled in their ready().
+_EXTRA_IMPORTERS: dict[str, Callable[[], type[BaseImporter]]] = {}
+
+
+def register_importer(kind: str, loader: Callable[[], type[BaseImporter]]) -> None:
+    _EXTRA_IMPORTERS[kind] = loader
+
+
 def _importer_class(kind: str) -> type[BaseImporter]:
+    if kind in _EXTRA_IMPORTERS:
+        return _EXTRA_IMPORTERS[kind]()
     if kind == CUSTOMERS:
         from .customer_import import CustomerImporter
 
