@@ -9,3 +9,7 @@ customer_merged = Signal()
 # `purchase_ids`. Single saves fire Django's post_save as usual; file imports of old sales
 # send nothing on purpose (no feedback requests for last year's receipts).
 purchases_recorded = Signal()
+
+# Sent by `seed_demo` for each demo business (new or already there), with `business` and
+# `created`. Higher apps add their own demo rows here (reports: last week's report).
+demo_seeded = Signal()

@@ -1,6 +1,8 @@
 from django.core.management.base import BaseCommand
 
+from accounts.models import Business
 from customers.demo import DEMO_PASSWORD, PROFILES, seed_business
+from customers.signals import demo_seeded
 
 
 class Command(BaseCommand):
@@ -20,6 +22,11 @@ class Command(BaseCommand):
                 self.stdout.write(
                     self.style.SUCCESS(f"Created demo business {slug} ({business.name}).")
                 )
+            demo_seeded.send(
+                sender=self.__class__,
+                business=business or Business.objects.get(slug=slug),
+                created=business is not None,
+            )
         self.stdout.write(
             "Demo logins (demo only): tea_owner, tea_staff, salon_owner, salon_staff"
             f" / {DEMO_PASSWORD}"
