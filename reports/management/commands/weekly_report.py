@@ -23,7 +23,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--business", required=True, help="slug of the business")
         parser.add_argument("--week", help="ISO week, e.g. 2026-W05 (default: last week)")
-        parser.add_argument("--pdf", type=Path, help="write the report as PDF to this file")
+        parser.add_argument("--pdf", help="write the report as PDF to this file")
         parser.add_argument("--send", action="store_true", help="e-mail it to opted-in owners")
         parser.add_argument("--rebuild", action="store_true", help="build a stored week again")
         parser.add_argument("--language", help="language of the PDF (default: the business's)")
@@ -45,6 +45,7 @@ class Command(BaseCommand):
             )
         )
         if pdf:
+            pdf = Path(pdf)
             if pdf.suffix.lower() != ".pdf":
                 raise CommandError("--pdf needs a file name ending in .pdf")
             try:
