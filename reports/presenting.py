@@ -38,7 +38,9 @@ class Formatter:
         if value is None:
             return "—"
         if kind == "money":
-            return format_money(Decimal(str(value)).quantize(Decimal("0.01")), self.currency)
+            amount = Decimal(str(value)).quantize(Decimal("0.01"))
+            shown = format_money(abs(amount), self.currency)
+            return f"-{shown}" if amount < 0 else shown
         if kind == "percent":
             return f"{float(value) * 100:.0f} %"
         if kind == "nps":
@@ -272,6 +274,16 @@ def present(report: WeeklyReport) -> dict:
                 "cost_shown": fmt(row["cost_to_serve"], "money"),
                 "spent_shown": fmt(row["total_spent"], "money"),
                 "reasons_shown": "; ".join(PRUNE_REASON[r]() for r in row["reasons"]),
+                "details": _(
+                    "Margin so far %(margin)s, cost to serve %(cost)s, spent %(spent)s, "
+                    "complaints in 12 months: %(n)s."
+                )
+                % {
+                    "margin": fmt(row["margin_so_far"], "money"),
+                    "cost": fmt(row["cost_to_serve"], "money"),
+                    "spent": fmt(row["total_spent"], "money"),
+                    "n": row["complaints_12m"],
+                },
                 "action_shown": CostReviewDecision.Decision(row["action"]).label,
                 "decision": decision,
             }
