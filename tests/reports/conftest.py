@@ -3,12 +3,16 @@
 Report week: 2026-W10, Monday 2 March to Sunday 8 March 2026, Asia/Shanghai (UTC+8).
 """
 
+import email
+import socket
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from email import policy
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from customers.models import Customer, FollowUp, Interaction, Purchase
 from feedback.models import Feedback
@@ -126,3 +130,34 @@ def known_week(tea) -> KnownWeek:
         },
     )
     return KnownWeek(biz, a, b, c, d)
+
+
+class Mailbox:
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mailbox(settings):
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = False
+    settings.DEFAULT_FROM_EMAIL = "XiaoWei CRM <report@xiaowei.test>"
+    yield box
+    controller.stop()

@@ -1,48 +1,12 @@
 """The weekly report e-mail through Django's SMTP backend to a real local SMTP server."""
 
-import email
-import socket
-from email import policy
-
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.exceptions import ValidationError
 
 from reports.models import ReportDelivery, ReportRecipient
 from reports.services import weekly_report_build, weekly_report_send
 
 from .conftest import NOW, WEEK
-
-
-class Mailbox:
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def mailbox(settings):
-    box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_USE_TLS = False
-    settings.DEFAULT_FROM_EMAIL = "XiaoWei CRM <report@xiaowei.test>"
-    yield box
-    controller.stop()
 
 
 @pytest.mark.django_db
