@@ -11,10 +11,12 @@ from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.models import Business, Membership
 from customers.models import Customer
+from feedback.links import public_base_url
 
 from .models import (
     CostReviewDecision,
@@ -119,8 +121,9 @@ def report_language(business: Business, user: User | None = None) -> str:
 
 
 def report_email(*, report: WeeklyReport, language: str, to: list[str]) -> EmailMultiAlternatives:
+    path = reverse("admin:reports_weeklyreport_change", args=[report.pk])
     with translation.override(language):
-        context = present(report)
+        context = {**present(report), "report_url": public_base_url() + path}
         subject = context["subject"]
         text = render_to_string("reports/email.txt", context)
         html = render_to_string("reports/email.html", {**context, "for_mail": True})
