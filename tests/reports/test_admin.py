@@ -136,3 +136,22 @@ def test_owner_opts_in_to_the_email(tea, client_for):
     response = client.post(add, {"user": tea.owner.pk, "active": "on"})
     assert response.status_code == 302
     assert ReportRecipient.objects.get().address == "owner@tea.test"
+
+
+def test_changelists_show_only_own_rows(tea, salon, salon_report, client_for):
+    from tests.factories import CustomerFactory
+
+    salon.owner.email = "secret-owner@salon.test"
+    salon.owner.save()
+    ReportRecipient.objects.create(business=salon.business, user=salon.owner)
+    secret = CustomerFactory(business=salon.business, name="沙龙待审客户")
+    CostReviewDecision.objects.create(
+        business=salon.business, customer=secret, decision="stop", note="沙龙决定"
+    )
+    client = client_for(tea.owner)
+    for model in ("weeklyreport", "reportrecipient", "costreviewdecision"):
+        response = client.get(reverse(f"admin:reports_{model}_changelist"))
+        assert response.status_code == 200
+        body = response.content.decode()
+        for secret_text in ("secret-owner@salon.test", "沙龙待审客户", "沙龙决定", "2026-W10"):
+            assert secret_text not in body, (model, secret_text)

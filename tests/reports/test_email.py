@@ -10,15 +10,18 @@ from .conftest import NOW, WEEK
 
 
 @pytest.mark.django_db
-def test_opted_in_owner_gets_html_and_text_once(known_week, tea, mailbox):
+def test_opted_in_owner_gets_html_and_text_once(known_week, tea, salon, mailbox):
     tea.owner.email = "owner@tea.test"
     tea.owner.save()
     tea.owner.membership.language = "zh-hans"
     tea.owner.membership.save()
     ReportRecipient.objects.create(business=tea.business, user=tea.owner)
+    salon.owner.email = "owner@salon.test"
+    salon.owner.save()
+    ReportRecipient.objects.create(business=salon.business, user=salon.owner)
     report = weekly_report_build(business=tea.business, week_start=WEEK, now=NOW)
 
-    assert weekly_report_send(report=report) == 1
+    assert weekly_report_send(report=report) == 1  # tea's owner only, never salon's
     assert weekly_report_send(report=report) == 0  # a rerun sends nothing twice
     assert len(mailbox.messages) == 1
     message = mailbox.messages[0]
@@ -30,6 +33,7 @@ def test_opted_in_owner_gets_html_and_text_once(known_week, tea, mailbox):
     assert "比上周增长 338 %" in text
     assert "tel:+8613800000002" in text
     assert '<meta name="viewport"' in html
+    assert f"/admin/reports/weeklyreport/{report.pk}/change/" in html
     assert "¥350.00" in html
     assert "<svg" not in html  # mail clients drop SVG: the charts are HTML bars there
     assert "周一" in html
