@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.db.models import Count
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -46,12 +47,12 @@ class WeeklyReportAdmin(OwnerOnlyMixin, admin.ModelAdmin):
     def period(self, obj: WeeklyReport):
         return obj.week_start
 
-    @admin.display(description=_("e-mailed to"))
+    @admin.display(description=_("e-mailed to"), ordering="n_sent")
     def sent_to(self, obj: WeeklyReport) -> int:
-        return obj.deliveries.count()
+        return obj.n_sent
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("data")
+        return super().get_queryset(request).defer("data").annotate(n_sent=Count("deliveries"))
 
     def has_add_permission(self, request, *args):
         return False
