@@ -49,11 +49,13 @@ class Epoch(Func):
     output_field = BigIntegerField()
 
     def as_sqlite(self, compiler, connection, **extra):
-        template = "CAST(ROUND((julianday(%(expressions)s) - 2440587.5) * 86400.0) AS INTEGER)"
+        # Whole seconds, truncated: the fraction is cut off first (SQLite would round
+        # 23:59:59.9995 up to the next day). "%%%%s" becomes "%s", strftime's seconds.
+        template = "CAST(strftime('%%%%s', substr(%(expressions)s, 1, 19)) AS INTEGER)"
         return self.as_sql(compiler, connection, template=template, **extra)
 
     def as_postgresql(self, compiler, connection, **extra):
-        template = "CAST(EXTRACT(EPOCH FROM %(expressions)s) AS BIGINT)"
+        template = "CAST(FLOOR(EXTRACT(EPOCH FROM %(expressions)s)) AS BIGINT)"
         return self.as_sql(compiler, connection, template=template, **extra)
 
 

@@ -1,5 +1,6 @@
 """Every figure of a week built from known sales, visits, feedback, follow-ups and scores."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -134,3 +135,18 @@ def test_another_business_never_counts(known_week, salon):
     salon_report = weekly_report_build(business=salon.business, week_start=WEEK, now=NOW)
     assert salon_report.data["sales"]["sales"][0] == "5000.00"
     assert salon_report.data["at_stake"] == []
+
+
+def test_week_edges_to_the_second_in_local_time(tea):
+    customer = CustomerFactory(business=tea.business)
+    sunday_last = local(2026, 3, 8, 23, 59).replace(second=59, microsecond=900_000)
+    monday_first = local(2026, 3, 2, 0, 0)
+    next_monday = local(2026, 3, 9, 0, 0)
+    for when, amount in [(monday_first, "1.00"), (sunday_last, "2.00"), (next_monday, "4.00")]:
+        PurchaseFactory(customer=customer, occurred_at=when, amount=Decimal(amount))
+    just_before = monday_first - timedelta(microseconds=1)  # last week's Sunday 23:59:59.999999
+    PurchaseFactory(customer=customer, occurred_at=just_before, amount=Decimal("8.00"))
+    report = weekly_report_build(business=tea.business, week_start=WEEK, now=NOW)
+    assert report.data["sales"]["sales"][:2] == ["3.00", "8.00"]
+    assert report.data["daily_sales"][0] == "1.00"
+    assert report.data["daily_sales"][6] == "2.00"
