@@ -10,7 +10,7 @@ customer_merged = Signal()
 # send nothing on purpose (no feedback requests for last year's receipts).
 purchases_recorded = Signal()
 
-# Sent by `seed_demo` for every demo business, new or already there, with `business`. Higher
-# apps complete the demo (segmentation scores a business that has no scores yet), so a fresh
-# `make run` shows a scored demo without customers importing them.
+# Sent by `seed_demo` for every demo business, new or already there, with `business`,
+# `created` and `stdout`. Higher apps complete the demo (segmentation scores a business that
+# has no scores yet; reports makes last week's report), without customers importing them.
 demo_seeded = Signal()

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "feedback",
     "membership",
     "segmentation",
+    "reports",
     "django_htmx",
     "shop",
 ]
@@ -237,6 +238,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "segmentation.tasks.score_all_businesses",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Every 15 minutes: each business whose Monday 07:00 (its own zone) has passed and whose
+    # report for last week is missing or failed gets one build task (reports/tasks.py).
+    "weekly-reports": {
+        "task": "reports.tasks.weekly_reports_dispatch",
+        "schedule": crontab(minute="*/15"),
+    },
     "feedback-requests": {
         "task": "feedback.tasks.feedback_requests_dispatch",
         "schedule": 300.0,
@@ -294,3 +301,16 @@ XW_FEEDBACK_TRUST_X_FORWARDED_FOR = env.bool("XW_FEEDBACK_TRUST_X_FORWARDED_FOR"
 # larger ones by the worker; uploads over the size are refused.
 IMPORT_SYNC_ROW_LIMIT = env.int("IMPORT_SYNC_ROW_LIMIT", default=5000)
 IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=200)
+
+# Weekly owner report (docs/reports.md). E-mail goes through Django's e-mail backend; SMTP from
+# EMAIL_HOST/EMAIL_PORT/EMAIL_HOST_USER/EMAIL_HOST_PASSWORD/EMAIL_USE_TLS.
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="XiaoWei CRM <noreply@localhost>")
+# Extra report sections from lower apps, as dotted paths (reports/sections.py), e.g.
+# "membership.reporting.weekly_section" once member cards are merged.
+XW_REPORT_SECTIONS = env.list("XW_REPORT_SECTIONS", default=[])

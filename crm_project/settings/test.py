@@ -7,7 +7,8 @@ from .base import env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# In memory; a test that starts a real worker may switch it to SMTP (a local aiosmtpd).
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
 
 # A file, not memory, so that a real worker process or browser server sees the same data.
 (BASE_DIR / "var").mkdir(exist_ok=True)

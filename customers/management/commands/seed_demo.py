@@ -23,7 +23,10 @@ class Command(BaseCommand):
                     self.style.SUCCESS(f"Created demo business {slug} ({business.name}).")
                 )
             demo_seeded.send(
-                sender=self.__class__, business=Business.objects.get(slug=slug), stdout=self.stdout
+                sender=self.__class__,
+                business=business or Business.objects.get(slug=slug),
+                created=business is not None,
+                stdout=self.stdout,
             )
         self.stdout.write(
             "Demo logins (demo only): tea_owner, tea_staff, salon_owner, salon_staff"
