@@ -94,8 +94,15 @@ class MemberBalanceImporter(BaseImporter):
     def check(self) -> None:
         self._run(write=False)
 
-    def apply(self) -> None:
+    def prepare(self) -> None:
+        self.pending: list[tuple[dict, Customer | None, int]] = []
         self._run(write=True)
+
+    def write(self) -> None:
+        # Inside the pipeline's short transaction; a refused row blocks the report, and the
+        # pipeline then rolls the whole file back (or, "valid rows only", just that row).
+        for values, customer, row_no in self.pending:
+            self._write(values, customer, row_no)
 
     def _run(self, *, write: bool) -> None:
         self.require_columns(
@@ -167,7 +174,7 @@ class MemberBalanceImporter(BaseImporter):
             return
         self.add_state(row_no, NEW if customer is None else UPDATED, self._text(values))
         if write:
-            self._write(values, customer, row_no)
+            self.pending.append((values, customer, row_no))
 
     def _write(self, values: dict, customer: Customer | None, row_no: int) -> None:
         from django.core.exceptions import ValidationError

@@ -335,9 +335,13 @@ def import_file(
                     with transaction.atomic():
                         if claim is None or claim():
                             importer.write()
-                            report.written = True
-                            if on_written is not None:
-                                on_written(report)
+                            if report.blocked:
+                                # A row refused while writing: the whole file rolls back.
+                                transaction.set_rollback(True)
+                            else:
+                                report.written = True
+                                if on_written is not None:
+                                    on_written(report)
         except ImportFileError as exc:
             report.file_error = exc.message
             report.written = False
