@@ -160,3 +160,34 @@ def test_admin_write_meeting_a_held_lock_answers_a_plain_503_page(transactional_
     assert "try again" in response.content.decode()
     assert not Tag.objects.exists()
     assert Customer.objects.get() == customer
+
+
+def test_a_row_written_by_someone_else_between_check_and_write_is_checked_again(
+    tea, make_file, monkeypatch
+):
+    """A till sends the same sale while the file is being checked: the write meets the
+    unique external id, the import checks again (now it is "skipped") and writes the rest."""
+    from customers.importing.purchase_import import PurchaseImporter
+
+    customer = CustomerFactory(business=tea.business, customer_no="001", phone="")
+    path = make_file(
+        [["日期", "会员号", "金额", "单号"], ["2025-03-01", "001", "10", "A"],
+         ["2025-03-01", "001", "12", "B"]]
+    )  # fmt: skip
+    prepare = PurchaseImporter.prepare
+    calls = []
+
+    def prepare_then_till_sends_b(self):
+        prepare(self)
+        calls.append(1)
+        if len(calls) == 1:
+            Purchase.objects.create(
+                business=tea.business, customer=customer, amount="12", external_id="B"
+            )
+
+    monkeypatch.setattr(PurchaseImporter, "prepare", prepare_then_till_sends_b)
+    report = import_file(path, business=tea.business, kind="purchases")
+    assert len(calls) == 2
+    assert report.written
+    assert (report.counts["new"], report.counts["skipped"]) == (1, 1)
+    assert sorted(Purchase.objects.values_list("external_id", flat=True)) == ["A", "B"]
