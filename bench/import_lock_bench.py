@@ -60,8 +60,11 @@ answers = {"api": Counter(), "admin": Counter()}
 slowest = {"api": 0.0, "admin": 0.0}
 lock = threading.Lock()
 
-def record(kind, status, seconds):
+samples = {}
+def record(kind, status, seconds, body=b""):
     with lock:
+        if status >= 400 and status not in samples:
+            samples[status] = body[:300].decode(errors="replace")
         answers[kind][status] += 1
         slowest[kind] = max(slowest[kind], seconds)
 
@@ -75,7 +78,7 @@ def till(n):
                     "occurred_at": "2026-01-01T10:00:00+08:00", "external_id": f"TILL-{n}-{i}"}
             t = time.perf_counter()
             r = api.post("/api/v1/purchases/?create_customers=true", sale, format="json")
-            record("api", r.status_code, time.perf_counter() - t)
+            record("api", r.status_code, time.perf_counter() - t, r.content)
             i += 1
             time.sleep(0.2)
     finally:
@@ -87,7 +90,7 @@ def back_office():
         while not done.is_set():
             t = time.perf_counter()
             r = admin.post("/admin/customers/tag/add/", {"name": f"tag-{i}"})
-            record("admin", r.status_code, time.perf_counter() - t)
+            record("admin", r.status_code, time.perf_counter() - t, r.content)
             i += 1
             time.sleep(0.5)
     finally:
@@ -114,6 +117,7 @@ for t in threads:
     t.join()
 result["answers"] = {k: {str(s): n for s, n in sorted(v.items())} for k, v in answers.items()}
 result["slowest_s"] = {k: round(v, 2) for k, v in slowest.items()}
+result["sample_errors"] = {str(k): v for k, v in samples.items()}
 result["http_500"] = answers["api"][500] + answers["admin"][500]
 print(json.dumps(result))
 """
@@ -141,6 +145,8 @@ def run(tree: Path, path: Path, busy: float) -> dict:
         "DJANGO_SETTINGS_MODULE": "crm_project.settings.local",
         "DATABASE_URL": f"sqlite:///{db}",
         "DJANGO_LOG_LEVEL": "CRITICAL",
+        "DJANGO_ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+        "DJANGO_DEBUG": "false",
     }
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(path), str(busy)],

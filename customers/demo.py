@@ -11,6 +11,7 @@ from accounts.models import Business, Membership
 from accounts.services import business_create, member_add
 
 from .models import Customer, FollowUp, Interaction, Purchase, Tag
+from .phones import is_valid_phone
 
 DEMO_PASSWORD = "xiaowei-demo"  # noqa: S105 — demo only, documented as such in the README
 
@@ -47,7 +48,7 @@ PROFILES = {
 def _phone(rng: random.Random, used: set[str]) -> str:
     while True:
         number = f"+861{rng.choice('3456789')}{rng.randrange(10**9):09d}"
-        if number not in used:
+        if number not in used and is_valid_phone(number):  # no unassigned blocks (140…)
             used.add(number)
             return number
 

@@ -77,7 +77,12 @@ def customers_with_invalid_phone(queryset):
     bad: list[int] = []
     rows = queryset.exclude(phone="").order_by().values_list("pk", "phone")
     for pk, phone in rows.iterator(chunk_size=5000):
-        if len(phone) == 14 and phone.startswith("+861") and phone[1:].isdigit():
+        if (
+            len(phone) == 14
+            and phone[:4] == "+861"
+            and phone[4] in "3456789"
+            and phone[1:].isdigit()
+        ):
             block = phone[:10]
             valid = blocks.get(block)
             if valid is None:

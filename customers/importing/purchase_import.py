@@ -76,6 +76,7 @@ class PurchaseImporter(BaseImporter):
         self.seen_key: dict[tuple, list[int]] = {}
         self.created = 0
         self._stage: IO[bytes] | None = None
+        self._maker: RowMaker | None = None
         self._new: list[_NewCustomer] = []  # created by this import, in staging order
         self.messages = {
             "ext_done": _("Already imported (same external id)."),
@@ -300,47 +301,53 @@ class PurchaseImporter(BaseImporter):
         return Counter((c, when.replace(microsecond=0), amount) for c, when, amount in rows)
 
     def _write(self, rows: list[tuple[dict, Any]]) -> None:
-        """Stage checked rows: a new customer is referred to by its place in `self._new`."""
+        """Stage checked rows, database-ready, so that the write only inserts them. A new
+        customer's id is not known yet: its place in `self._new`, as -(place + 1), stands in."""
         if not rows:
             return
+        if self._maker is None:
+            fields = insert_columns(Purchase)
+            defaults = {f.attname: f.get_default() for f in fields}
+            defaults.update(business_id=self.business.pk, created_at=timezone.now(), cost=None)
+            self._maker = RowMaker(fields, defaults)
+        maker = self._maker
         staged = []
         for values, customer in rows:
             if isinstance(customer, _NewCustomer):
-                if customer.pk is None:  # pk doubles as "staged" marker: -(place + 1)
+                if customer.pk is None:
                     self._new.append(customer)
                     customer.pk = -len(self._new)
-                staged.append((values, customer.pk))
+                values["customer_id"] = customer.pk
             else:
-                staged.append((values, customer))
+                values["customer_id"] = customer
+            staged.append(maker.row(values))
         pickle.dump(staged, self._stage, protocol=pickle.HIGHEST_PROTOCOL)
 
     def write(self) -> None:
         """Insert the staged customers and purchases (inside the caller's transaction)."""
-        now = timezone.now()
-        business_id = self.business.pk
         new_ids: list[int] = []
         if self._new:
+            now = timezone.now()
             fields = insert_columns(Customer)
             defaults = {f.attname: f.get_default() for f in fields}
-            defaults.update(business_id=business_id, created_at=now, updated_at=now)
+            defaults.update(business_id=self.business.pk, created_at=now, updated_at=now)
             new_rows = []
             for c in self._new:
                 values = {**defaults, "name": c.name[:100], "phone": c.phone, "customer_no": c.no}
                 new_rows.append([values[f.attname] for f in fields])
             new_ids = insert_rows_returning_ids(Customer, fields, new_rows)
-        fields = insert_columns(Purchase)
-        defaults = {f.attname: f.get_default() for f in fields}
-        defaults.update(business_id=business_id, created_at=now, cost=None)
-        maker = RowMaker(fields, defaults)
+        if self._maker is None:
+            return
+        at = self._maker.position["customer_id"]
         self._stage.seek(0)
         while True:
             try:
                 staged = pickle.load(self._stage)  # noqa: S301 - our own file, written above
             except EOFError:
                 break
-            out = []
-            for values, customer in staged:
-                values["customer_id"] = customer if customer > 0 else new_ids[-customer - 1]
-                out.append(maker.row(values))
-            insert_rows(Purchase, maker.fields, out, prepared=True)
+            if new_ids:
+                for row in staged:
+                    if row[at] < 0:
+                        row[at] = new_ids[-row[at] - 1]
+            insert_rows(Purchase, self._maker.fields, staged, prepared=True)
         self.tick("write", self.report.total_rows)
