@@ -157,6 +157,10 @@ def _at_stake_reason(row: dict, fmt: Formatter) -> str:
     return " · ".join(parts)
 
 
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 PRUNE_REASON = {
     "negative_net": lambda: _("costs more to serve than their margin"),
     "complaints_little_spend": lambda: _("repeated complaints, spends less than most"),
@@ -273,7 +277,7 @@ def present(report: WeeklyReport) -> dict:
                 "margin_shown": fmt(row["margin_so_far"], "money"),
                 "cost_shown": fmt(row["cost_to_serve"], "money"),
                 "spent_shown": fmt(row["total_spent"], "money"),
-                "reasons_shown": "; ".join(PRUNE_REASON[r]() for r in row["reasons"]),
+                "reasons_shown": _capitalised("; ".join(PRUNE_REASON[r]() for r in row["reasons"])),
                 "details": _(
                     "Margin so far %(margin)s, cost to serve %(cost)s, spent %(spent)s, "
                     "complaints in 12 months: %(n)s."

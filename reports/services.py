@@ -91,9 +91,18 @@ def weekly_reports_claim_due(*, now: datetime | None = None) -> list[tuple[int, 
     or later) and missing, failed, or queued long ago without finishing; marked queued now.
     Runs every 15 minutes, so a late or failed run catches up on the next one."""
     now = now or timezone.now()
+    businesses = list(Business.objects.filter(is_active=True).order_by("pk"))
+    weeks = {b.pk: report_due_week(b, now) for b in businesses}
+    ready = set(
+        WeeklyReport.objects.filter(
+            status=WeeklyReport.Status.READY, week_start__in=set(weeks.values())
+        ).values_list("business_id", "week_start")
+    )  # one query for the usual case: every report already made
     due = []
-    for business in Business.objects.filter(is_active=True).order_by("pk"):
-        week = report_due_week(business, now)
+    for business in businesses:
+        week = weeks[business.pk]
+        if (business.pk, week) in ready:
+            continue
         report = _claim_row(business, week)
         stale = report.queued_at is None or report.queued_at < now - REQUEUE_AFTER
         if report.status != WeeklyReport.Status.READY and stale:
