@@ -5,12 +5,21 @@
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
+from django.views.defaults import page_not_found
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.api import BodyTooLarge, model_errors
+
+
+def not_found(request, exception=None):
+    """404 for a URL no route matches: the JSON error shape under /api/, HTML elsewhere."""
+    if request.path.startswith("/api/"):
+        error = {"status": 404, "code": "not_found", "message": _("Not found."), "fields": {}}
+        return JsonResponse({"error": error}, status=404)
+    return page_not_found(request, exception)
 
 
 def _first_message(detail) -> str:

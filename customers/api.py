@@ -25,6 +25,10 @@ from accounts.api import (
     IdFilter,
     ScopedPrimaryKeyRelatedField,
     ScopedUserField,
+    StrictBooleanField,
+    StrictBooleanFilter,
+    StrictCharField,
+    StrictEmailField,
     bad_request,
     error_response,
 )
@@ -44,13 +48,31 @@ from .services import (
 
 
 class DescribedModelSerializer(serializers.ModelSerializer):
+    # Read-only choice fields whose model allows "" must say so, or the schema's enum lies.
     """Every field gets a description in the schema: its help text, else its label.
     Timestamps are bounded (see BoundedDateTimeField)."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: BoundedDateTimeField,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.EmailField: StrictEmailField,
+        models.BooleanField: StrictBooleanField,
     }
+
+    def get_fields(self):
+        fields = super().get_fields()
+        model_fields = {f.name: f for f in self.Meta.model._meta.fields}
+        for name, field in fields.items():
+            model_field = model_fields.get(name)
+            if (
+                isinstance(field, serializers.ChoiceField)
+                and field.read_only
+                and getattr(model_field, "blank", False)
+            ):
+                field.allow_blank = True
+        return fields
 
     def build_field(self, field_name, info, model_class, nested_depth):
         field_class, kwargs = super().build_field(field_name, info, model_class, nested_depth)
@@ -80,7 +102,7 @@ class TagNamesField(serializers.ListField):
 
 class CustomerSerializer(DescribedModelSerializer):
     tags = TagNamesField(
-        child=serializers.CharField(max_length=40),
+        child=StrictCharField(max_length=40),
         required=False,
         max_length=settings.XW_API_TAGS_MAX,
         help_text=format_lazy(
@@ -323,9 +345,7 @@ class InteractionFilter(_HistoryFilter):
 
 class FollowUpFilter(filters.FilterSet):
     customer = IdFilter(field_name="customer_id", label=_("Customer id"))
-    open = filters.BooleanFilter(
-        field_name="done_at", lookup_expr="isnull", label=_("Not done yet")
-    )
+    open = StrictBooleanFilter(field_name="done_at", lookup_expr="isnull", label=_("Not done yet"))
     due_before = filters.DateFilter(
         field_name="due_on", lookup_expr="lte", label=_("Due on or before")
     )
@@ -343,16 +363,16 @@ class IngestItemSerializer(serializers.Serializer):
         min_value=1, max_value=MAX_ID, required=False, allow_null=True,
         help_text=_("The customer's id in this API (a third way to name the customer)"),
     )  # fmt: skip
-    customer_no = serializers.CharField(
+    customer_no = StrictCharField(
         max_length=40, required=False, allow_blank=True, help_text=_("The customer's number")
     )
-    phone = serializers.CharField(
+    phone = StrictCharField(
         max_length=40,
         required=False,
         allow_blank=True,
         help_text=_("The customer's phone, any format"),
     )
-    name = serializers.CharField(
+    name = StrictCharField(
         max_length=100, required=False, allow_blank=True,
         help_text=_("Name for a customer created with create_customers=true"),
     )  # fmt: skip
@@ -366,13 +386,13 @@ class IngestItemSerializer(serializers.Serializer):
         allow_null=True,
         help_text=_("Cost of the goods; without it the business's default margin is used"),
     )  # fmt: skip
-    channel = serializers.CharField(
+    channel = StrictCharField(
         max_length=40, required=False, allow_blank=True, help_text=_("Sales channel")
     )
-    items = serializers.CharField(
+    items = StrictCharField(
         required=False, allow_blank=True, max_length=5000, help_text=_("What was sold")
     )
-    external_id = serializers.CharField(
+    external_id = StrictCharField(
         max_length=64, help_text=_("The till's own id of the sale: resending it creates nothing")
     )
 

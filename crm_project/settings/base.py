@@ -139,6 +139,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm_project.api_schema.add_error_responses",
+    ],
     # Several models have a "status": one named enum each in the schema.
     "ENUM_NAME_OVERRIDES": {
         "CustomerStatusEnum": "customers.models.CUSTOMER_STATUS_CHOICES",

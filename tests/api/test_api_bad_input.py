@@ -120,7 +120,11 @@ def test_tags_are_paginated_and_page_size_is_honoured_up_to_its_max(tea, api_for
     assert len(body["results"]) == 50
     assert body["results"][0]["name"] == "T000"
     assert len(api.get("/api/v1/tags/", {"page_size": 7}).json()["results"]) == 7
-    big = api.get("/api/v1/tags/", {"page_size": 10_000}).json()
+    for wrong in ("10000", "0", "abc", "2.5"):
+        refused = api.get("/api/v1/tags/", {"page_size": wrong})
+        assert refused.status_code == 400
+        assert "page_size" in refused.json()["error"]["fields"]
+    big = api.get("/api/v1/tags/", {"page_size": 200}).json()
     assert len(big["results"]) == 200
     names = [t["name"] for t in big["results"]]
     names += [t["name"] for t in api.get(big["next"]).json()["results"]]
@@ -146,3 +150,26 @@ def test_wrong_api_keys_are_throttled_per_ip_and_logged(tea, api_for, client, se
         assert other_ip.status_code == 200
     finally:
         cache.clear()
+
+
+def test_unknown_api_url_is_a_json_404(tea, api_for):
+    response = api_for(tea.business).get("/api/v1/customers/abc/")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/api/v1/customers/", {"name": 123}), ("/api/v1/customers/", {"name": "x",
+      "marketing_consent": "yes"}), ("/api/v1/tags/", {"name": ["a"]})],
+)  # fmt: skip
+def test_wrong_json_types_are_refused_not_coerced(tea, api_for, path, body):
+    response = api_for(tea.business).post(path, body, format="json")
+    assert response.status_code == 400
+    assert Customer.objects.count() == Tag.objects.count() == 0
+
+
+@pytest.mark.parametrize("query", [{"open": "maybe"}, {"stars": "2.5"}])
+def test_filter_values_of_the_wrong_type_are_a_400(tea, api_for, query):
+    path = "/api/v1/follow-ups/" if "open" in query else "/api/v1/feedback/"
+    assert api_for(tea.business).get(path, query).status_code == 400
