@@ -173,3 +173,25 @@ def test_wrong_json_types_are_refused_not_coerced(tea, api_for, path, body):
 def test_filter_values_of_the_wrong_type_are_a_400(tea, api_for, query):
     path = "/api/v1/follow-ups/" if "open" in query else "/api/v1/feedback/"
     assert api_for(tea.business).get(path, query).status_code == 400
+
+
+def test_fast_customer_rendering_matches_drf(tea, api_for):
+    from rest_framework import serializers
+
+    from segmentation.api import ScoredCustomerSerializer
+    from segmentation.services import scoring_run_execute
+    from tests.segmentation.conftest import make_history
+
+    make_history(tea.business, customers=12)
+    first = Customer.objects.order_by("id").first()
+    first.tags.add(TagFactory(business=tea.business, name="VIP"))
+    Customer.objects.filter(pk=first.pk).update(
+        assigned_to=tea.staff, marketing_consent=True, birthday="1990-02-03"
+    )
+    scoring_run_execute(business=tea.business)
+    CustomerFactory(business=tea.business)  # no score yet
+    rows = Customer.objects.select_related("score").prefetch_related("tags")
+    for customer in rows:
+        fast = ScoredCustomerSerializer(customer).data
+        drf = serializers.ModelSerializer.to_representation(ScoredCustomerSerializer(), customer)
+        assert dict(fast) == dict(drf)
