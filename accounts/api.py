@@ -93,10 +93,11 @@ class FailedKeyThrottle:
     guessing cannot go on). Counted in the cache (shared through CACHE_URL) and logged."""
 
     window = 60
+    timer = staticmethod(time.time)
 
     def __init__(self, request):
         self.ip = request.META.get("REMOTE_ADDR") or "?"
-        now = time.time()
+        now = self.timer()
         slot = int(now // self.window)
         self.key = f"xw:failed-api-key:{self.ip}:{slot}"
         self.wait = (slot + 1) * self.window - now
