@@ -10,6 +10,7 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
+from django import forms
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import FieldDoesNotExist
@@ -92,10 +93,11 @@ class FailedKeyThrottle:
     guessing cannot go on). Counted in the cache (shared through CACHE_URL) and logged."""
 
     window = 60
+    timer = staticmethod(time.time)
 
     def __init__(self, request):
         self.ip = request.META.get("REMOTE_ADDR") or "?"
-        now = time.time()
+        now = self.timer()
         slot = int(now // self.window)
         self.key = f"xw:failed-api-key:{self.ip}:{slot}"
         self.wait = (slot + 1) * self.window - now
@@ -340,6 +342,62 @@ class BodyTooLarge(exceptions.APIException):
         )
 
 
+class StrictCharField(serializers.CharField):
+    """Text must be sent as a JSON string: a number or a list where text belongs is refused
+    (DRF would turn 123 into "123"), and the length is checked as sent, as the schema says."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false, as JSON booleans (not "yes", 1 or "on")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictNullBooleanFormField(forms.NullBooleanField):
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if value in ("true", "false"):
+            return value == "true"
+        raise forms.ValidationError(_("Give true or false."), code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class StrictBooleanFilter(filters.BooleanFilter):
+    """`true` or `false` in a query string; anything else is a 400, not ignored."""
+
+    field_class = StrictNullBooleanFormField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", forms.TextInput)  # the value as sent, not mapped to None
+        super().__init__(*args, **kwargs)
+
+
+class WholeNumberFilter(filters.NumberFilter):
+    """A whole number in a query string (2.5 is a 400, not a filter that finds nothing)."""
+
+    field_class = forms.IntegerField
+
+
+class StrictEmailField(serializers.EmailField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class BoundedJSONParser(JSONParser):
     """JSON bodies up to XW_API_BODY_MAX bytes (413 above, before reading it all); nesting too
     deep for the decoder is a 400 like any other malformed JSON."""
@@ -384,6 +442,40 @@ class CursorPage(CursorPagination):
     @property
     def max_page_size(self) -> int:
         return settings.XW_API_PAGE_SIZE_MAX
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {
+                    "page_size": [
+                        _("Give a whole number from 1 to %(max)d.") % {"max": self.max_page_size}
+                    ]
+                }
+            )
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                    "default": self.page_size,
+                }
+                parameter["description"] = str(
+                    _("Rows per page: %(default)d by default, at most %(max)d.")
+                    % {"default": self.page_size, "max": self.max_page_size}
+                )
+            elif parameter["name"] == self.cursor_query_param:
+                parameter["description"] = str(
+                    _("Opaque position from the `next` or `previous` link of the last page.")
+                )
+        return parameters
 
     def paginate_queryset(self, queryset, request, view=None):
         self._model = queryset.model

@@ -26,6 +26,14 @@ logger = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
 
 
+def not_found(request, exception=None):
+    """404 for a URL no route matches: the JSON error shape under /api/, HTML elsewhere."""
+    if request.path.startswith("/api/"):
+        error = {"status": 404, "code": "not_found", "message": _("Not found."), "fields": {}}
+        return JsonResponse({"error": error}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
 def _first_message(detail) -> str:
     if isinstance(detail, dict):
         for value in detail.values():

@@ -220,15 +220,18 @@ def _purchases_ingest(*, business: Business, items: list[dict], create_customers
     for item in items:
         item["phone"] = item.get("phone") or ""
         item["customer_no"] = (item.get("customer_no") or "").strip()
-    customers = Customer.objects.for_business(business).only(
-        "pk", "business_id", "customer_no", "phone"
-    )
+    # Customers as ids only: no model instance per row on the hot path.
+    customers = Customer.objects.for_business(business)
     nos = {i["customer_no"] for i in items if i["customer_no"]}
     phones = {i["phone"] for i in items if i["phone"]}
     pks = {i["customer"] for i in items if i.get("customer")}
-    by_no = {c.customer_no: c for c in customers.filter(customer_no__in=nos)} if nos else {}
-    by_phone = {c.phone: c for c in customers.filter(phone__in=phones)} if phones else {}
-    by_pk = {c.pk: c for c in customers.filter(pk__in=pks)} if pks else {}
+    by_no = (
+        dict(customers.filter(customer_no__in=nos).values_list("customer_no", "pk")) if nos else {}
+    )
+    by_phone = dict(customers.filter(phone__in=phones).values_list("phone", "pk")) if phones else {}
+    by_pk = (
+        {pk: pk for pk in customers.filter(pk__in=pks).values_list("pk", flat=True)} if pks else {}
+    )
     ids = sorted({i["external_id"] for i in items})
     # `external_id <> ''` repeats the partial unique index's condition, so both databases
     # answer from the index instead of scanning the business's purchases.
@@ -240,7 +243,7 @@ def _purchases_ingest(*, business: Business, items: list[dict], create_customers
     }
 
     errors: dict[str, dict] = {}
-    found: list[tuple[int, dict, Customer | None]] = []
+    found: list[tuple[int, dict, int | None]] = []
     missing: dict[tuple[str, str], list[int]] = {}
     for index, item in enumerate(items):
         if item.get("customer"):
@@ -266,7 +269,7 @@ def _purchases_ingest(*, business: Business, items: list[dict], create_customers
 
     # New customers, in one order (customer number, phone) so that concurrent batches
     # creating the same people wait for each other instead of deadlocking.
-    created_customers: dict[tuple[str, str], Customer] = {}
+    created_customers: dict[tuple[str, str], int] = {}
     for no, phone in sorted(missing):
         customer = by_no.get(no) if no else None
         customer = customer or (by_phone.get(phone) if phone else None)
@@ -282,6 +285,7 @@ def _purchases_ingest(*, business: Business, items: list[dict], create_customers
                 index = str(missing[(no, phone)][0])
                 raise IngestRejected({index: dict(exc.message_dict)}) from exc
             customer.save()
+            customer = customer.pk
             if no:
                 by_no[no] = customer
             if phone:
@@ -297,7 +301,7 @@ def _purchases_ingest(*, business: Business, items: list[dict], create_customers
         row = {"index": index, "external_id": ext, "status": "created", "id": None}
         if ext in existing or ext in new:
             stored = existing.get(ext) or new[ext][1]
-            values = {**item, "customer_id": customer.pk if customer else None}
+            values = {**item, "customer_id": customer}
             sent, kept = _sale_values(values), _sale_values(stored)
             if customer is None:  # its customer is unknown now (merged, renumbered): not compared
                 sent["customer"] = kept["customer"]
@@ -312,7 +316,7 @@ def _purchases_ingest(*, business: Business, items: list[dict], create_customers
                 row["_pending"] = new[ext][0]
         else:
             purchase = Purchase(
-                business=business, customer=customer, occurred_at=item["occurred_at"],
+                business=business, customer_id=customer, occurred_at=item["occurred_at"],
                 amount=item["amount"], cost=item.get("cost"), channel=item.get("channel") or "",
                 items=item.get("items") or "", external_id=ext,
             )  # fmt: skip

@@ -4,7 +4,12 @@ from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from rest_framework import mixins, serializers, viewsets
 
-from accounts.api import BoundedIsoDateTimeFilter, BusinessScopedAPIMixin, IdFilter
+from accounts.api import (
+    BoundedIsoDateTimeFilter,
+    BusinessScopedAPIMixin,
+    IdFilter,
+    WholeNumberFilter,
+)
 from customers.api import DescribedModelSerializer
 
 from .models import Feedback
@@ -56,6 +61,7 @@ class FeedbackFilter(filters.FilterSet):
     nps_group = filters.ChoiceFilter(
         choices=Feedback.NpsGroup.choices, method="by_group", label=_("NPS group")
     )
+    stars = WholeNumberFilter(min_value=1, max_value=5, label=_("Stars (1–5)"))
     created_since = BoundedIsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label=_("Received at or after (ISO 8601)")
     )

@@ -174,6 +174,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm_project.api_schema.add_error_responses",
+    ],
     # Several models have a "status": one named enum each in the schema.
     "ENUM_NAME_OVERRIDES": {
         "CustomerStatusEnum": "customers.models.CUSTOMER_STATUS_CHOICES",

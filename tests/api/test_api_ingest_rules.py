@@ -218,3 +218,46 @@ def test_rescore_returns_run_and_location_and_does_not_queue_twice(
     assert ScoringRun.objects.count() == 1
     third = api.post("/api/v1/scoring-runs/rescore/")
     assert third.json()["id"] != run_id  # nothing pending any more: a new run
+
+
+# --- item 8: the fast validation gives what the serializer gives, or hands over -------------
+
+FAST_CASES = [
+    {**SALE, "amount": "12.5"},
+    {**SALE, "amount": "0012.50", "cost": "3", "channel": " 门店 ", "items": "茶", "name": "x"},
+    {**SALE, "amount": "1", "cost": None, "customer": 5, "customer_no": ""},
+    {"phone": "138 0013 8000", "occurred_at": "2026-01-01T10:00:00.123456+05:45",
+     "amount": "1000000.00", "external_id": " E-1 "},
+    {**SALE, "amount": "1", "occurred_at": "2026-01-01T02:00:00Z"},
+]  # fmt: skip
+HANDED_OVER = [
+    {**SALE, "amount": 12.5},
+    {**SALE, "amount": "1000000.01"},
+    {**SALE, "amount": "1e3"},
+    {**SALE, "amount": "1", "occurred_at": "2026-01-01T10:00:00"},
+    {**SALE, "amount": "1", "occurred_at": "2026-01-01T10:00:00+20:29"},
+    {**SALE, "amount": "1", "external_id": "  "},
+    {**SALE, "amount": "1", "customer_no": "a\x00b"},
+    {**SALE, "amount": "1", "customer": True},
+    {**SALE, "amount": "1", "unknown": 1},
+    {"occurred_at": "2026-01-01T10:00:00Z", "amount": "1", "external_id": "X"},
+    {**SALE, "amount": "1", "phone": ["138"]},
+]
+
+
+@pytest.mark.parametrize("data", FAST_CASES)
+def test_fast_ingest_validation_matches_the_serializer(tea, data):
+    from customers.api import IngestItemSerializer, fast_ingest_items
+
+    serializer = IngestItemSerializer(data=[data], many=True, context={"business": tea.business})
+    assert serializer.is_valid(), serializer.errors
+    assert fast_ingest_items([data], tea.business.phone_region) == [
+        dict(serializer.validated_data[0])
+    ]
+
+
+@pytest.mark.parametrize("data", HANDED_OVER)
+def test_fast_ingest_validation_hands_anything_unusual_to_the_serializer(tea, data):
+    from customers.api import fast_ingest_items
+
+    assert fast_ingest_items([{**SALE, "amount": "1"}, data], tea.business.phone_region) is None
