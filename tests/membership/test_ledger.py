@@ -251,3 +251,27 @@ def test_programme_is_per_business(tea, salon):
 
     assert programme_for(tea.business).pk != programme_for(salon.business).pk
     assert Programme.objects.count() == 2
+
+
+def test_a_business_with_a_ledger_cannot_be_deleted_only_deactivated(tea, card):
+    from django.db.models import ProtectedError
+
+    with pytest.raises(ProtectedError):
+        tea.business.delete()
+    assert LedgerEntry.objects.filter(account=card).exists()
+
+
+def test_customer_with_a_card_merges_into_one_without_and_not_into_another_card(tea):
+    from customers.services import customer_merge
+    from tests.factories import CustomerFactory
+
+    account = open_card(tea, stored="10")
+    kept = CustomerFactory(business=tea.business)
+    customer_merge(source=account.customer, target=kept, actor=tea.owner)
+    account.refresh_from_db()
+    assert account.customer == kept
+    other = open_card(tea, stored="5", name="李四")
+    with pytest.raises(ValidationError, match="Both customers have a member card"):
+        customer_merge(source=other.customer, target=kept, actor=tea.owner)
+    other.refresh_from_db()
+    assert other.principal == Decimal("5.00")
