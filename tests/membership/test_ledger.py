@@ -275,3 +275,17 @@ def test_customer_with_a_card_merges_into_one_without_and_not_into_another_card(
         customer_merge(source=other.customer, target=kept, actor=tea.owner)
     other.refresh_from_db()
     assert other.principal == Decimal("5.00")
+
+
+def test_reconciliation_sees_a_one_cent_difference_and_visit_and_coupon_caches(tea, products):
+    from membership.models import Coupon
+
+    account = open_card(tea, stored="100.10")
+    visit_package_sell(account=account, product=products["visits"])
+    coupon_issue(account=account, template=products["coupon"])
+    assert ledger_reconcile(business=tea.business)[0].difference_count == 0
+    MemberAccount.objects.filter(pk=account.pk).update(principal=Decimal("100.11"))
+    VisitPackage.objects.filter(account=account).update(visits_left=9)
+    Coupon.objects.filter(account=account).update(uses_left=0)
+    run = ledger_reconcile(business=tea.business)[0]
+    assert sorted(d["what"] for d in run.differences) == ["account", "coupon", "visit_package"]
