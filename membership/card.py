@@ -18,7 +18,6 @@ from django.urls import reverse
 from .models import MemberAccount
 
 CARD_SALT = "xw.membership.card"
-DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 
 # (business, request) -> (label, url) or None
 CardLink = Callable[..., tuple[str, str] | None]
@@ -48,9 +47,9 @@ def card_path(account: MemberAccount) -> str:
 
 
 def card_url(account: MemberAccount, request=None) -> str:
-    base = getattr(settings, "XW_PUBLIC_BASE_URL", None)
+    base = settings.XW_PUBLIC_BASE_URL
     if base or request is None:
-        return (base or DEFAULT_PUBLIC_BASE_URL).rstrip("/") + card_path(account)
+        return (base or settings.XW_LOCAL_BASE_URL).rstrip("/") + card_path(account)
     return request.build_absolute_uri(card_path(account))
 
 

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Business
 from accounts.tenancy import BusinessOwned
 from customers.models import MONEY, Customer, Purchase
 
@@ -361,6 +362,11 @@ class LedgerEntry(BusinessOwned):
         ADJUSTMENT = "adjustment", _("Manual adjustment")
         REVERSAL = "reversal", _("Reversal")
 
+    # PROTECT, not the usual CASCADE: entries are never deleted (a business with a ledger is
+    # deactivated, not deleted), and the admin then says so instead of failing in a trigger.
+    business = models.ForeignKey(
+        Business, verbose_name=_("business"), on_delete=models.PROTECT, related_name="+"
+    )
     account = models.ForeignKey(
         MemberAccount, verbose_name=_("member account"), on_delete=models.PROTECT,
         related_name="entries",

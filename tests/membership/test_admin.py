@@ -110,14 +110,17 @@ def test_report_figures(tea, client_for, products):
     assert "tea_staff" in html
 
 
-def test_exports_are_owner_only_and_formula_safe(tea, client_for):
+def test_exports_are_owner_only_formula_safe_and_scoped(tea, salon, client_for):
     account = open_card(tea, stored="10", name="=HYPERLINK(1)")
+    theirs = open_card(salon, stored="10", name="沙龙会员")
     url = reverse("admin:membership_memberaccount_export", args=["ledger", "csv"])
     assert client_for(tea.staff).get(url).status_code == 403
     response = client_for(tea.owner).get(url)
     body = b"".join(response.streaming_content).decode("utf-8-sig")
     assert "'=HYPERLINK(1)" in body
     assert account.card_no in body
+    assert theirs.card_no not in body
+    assert "沙龙会员" not in body
     xlsx = client_for(tea.owner).get(
         reverse("admin:membership_memberaccount_export", args=["balances", "xlsx"])
     )

@@ -251,3 +251,41 @@ def test_programme_is_per_business(tea, salon):
 
     assert programme_for(tea.business).pk != programme_for(salon.business).pk
     assert Programme.objects.count() == 2
+
+
+def test_a_business_with_a_ledger_cannot_be_deleted_only_deactivated(tea, card):
+    from django.db.models import ProtectedError
+
+    with pytest.raises(ProtectedError):
+        tea.business.delete()
+    assert LedgerEntry.objects.filter(account=card).exists()
+
+
+def test_customer_with_a_card_merges_into_one_without_and_not_into_another_card(tea):
+    from customers.services import customer_merge
+    from tests.factories import CustomerFactory
+
+    account = open_card(tea, stored="10")
+    kept = CustomerFactory(business=tea.business)
+    customer_merge(source=account.customer, target=kept, actor=tea.owner)
+    account.refresh_from_db()
+    assert account.customer == kept
+    other = open_card(tea, stored="5", name="李四")
+    with pytest.raises(ValidationError, match="Both customers have a member card"):
+        customer_merge(source=other.customer, target=kept, actor=tea.owner)
+    other.refresh_from_db()
+    assert other.principal == Decimal("5.00")
+
+
+def test_reconciliation_sees_a_one_cent_difference_and_visit_and_coupon_caches(tea, products):
+    from membership.models import Coupon
+
+    account = open_card(tea, stored="100.10")
+    visit_package_sell(account=account, product=products["visits"])
+    coupon_issue(account=account, template=products["coupon"])
+    assert ledger_reconcile(business=tea.business)[0].difference_count == 0
+    MemberAccount.objects.filter(pk=account.pk).update(principal=Decimal("100.11"))
+    VisitPackage.objects.filter(account=account).update(visits_left=9)
+    Coupon.objects.filter(account=account).update(uses_left=0)
+    run = ledger_reconcile(business=tea.business)[0]
+    assert sorted(d["what"] for d in run.differences) == ["account", "coupon", "visit_package"]
