@@ -112,7 +112,7 @@ def customer_search(business, term: str, limit: int = SEARCH_LIMIT) -> list:
 
     from .phones import looks_like_phone, phone_search_q
 
-    term = (term or "").strip()[:64]
+    term = (term or "").replace("\x00", "").strip()[:64]  # PostgreSQL refuses NUL
     qs = Customer.objects.for_business(business)
     if not term:
         return []

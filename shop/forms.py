@@ -31,7 +31,9 @@ class SaleForm(forms.Form):
     the same key posted twice records one sale."""
 
     key = forms.UUIDField(widget=forms.HiddenInput)
-    customer = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
+    customer = forms.IntegerField(
+        required=False, widget=forms.HiddenInput, min_value=1, max_value=2**63 - 1
+    )
     name = forms.CharField(label=_("New customer's name"), max_length=100, required=False)
     phone = forms.CharField(
         label=_("Phone"),
@@ -143,7 +145,7 @@ class ListFilterForm(forms.Form):
     segment = forms.CharField(required=False, max_length=20)
     tier = forms.CharField(required=False, max_length=1)
     status = forms.ChoiceField(required=False, choices=[("", ""), *Customer.Status.choices])
-    tag = forms.IntegerField(required=False, min_value=1)
+    tag = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     at_risk = forms.BooleanField(required=False)
     birthday = forms.BooleanField(required=False)
     page = forms.IntegerField(required=False, min_value=1, max_value=10_000)

@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.views import LoginView, redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -83,8 +83,21 @@ def _day_start(day, tz) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz)
 
 
-def _customer(request, pk: int) -> Customer:
-    return get_object_or_404(Customer.objects.for_business(request.business), pk=pk)
+MAX_ID = 2**63 - 1  # beyond a database integer: no such row, not a server error
+
+
+def _get(queryset, pk):
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    if not 0 < pk <= MAX_ID:
+        raise Http404
+    return get_object_or_404(queryset, pk=pk)
+
+
+def _customer(request, pk) -> Customer:
+    return _get(Customer.objects.for_business(request.business), pk)
 
 
 def _render(request, template: str, context: dict, partial: str | None = None, **kwargs):
@@ -193,10 +206,7 @@ def sale(request):
     customer = None
     raw_customer = request.POST.get("customer") or request.GET.get("customer")
     if raw_customer:
-        try:
-            customer = _customer(request, int(raw_customer))
-        except (TypeError, ValueError):
-            customer = None
+        customer = _customer(request, raw_customer)
     if request.method == "POST":
         form = forms.SaleForm(request.POST, business=business)
         if form.is_valid():
@@ -338,9 +348,9 @@ def _timeline_context(customer, page: int) -> dict:
 @member_view
 @require_GET
 def customer(request, pk: int):
-    customer = get_object_or_404(
+    customer = _get(
         Customer.objects.for_business(request.business).select_related("score", "assigned_to"),
-        pk=pk,
+        pk,
     )
     return render(request, "shop/customer.html", _card_context(request, customer))
 
@@ -519,9 +529,7 @@ def follow_ups(request):
 
 
 def _follow_up(request, pk: int) -> FollowUp:
-    return get_object_or_404(
-        FollowUp.objects.for_business(request.business).select_related("customer"), pk=pk
-    )
+    return _get(FollowUp.objects.for_business(request.business).select_related("customer"), pk)
 
 
 def _back(request, default: str) -> str:
@@ -575,7 +583,7 @@ def feedback_inbox(request):
 @member_view
 @require_POST
 def feedback_answer(request, pk: int):
-    entry = get_object_or_404(Feedback.objects.for_business(request.business), pk=pk)
+    entry = _get(Feedback.objects.for_business(request.business), pk)
     form = forms.ReplyForm(request.POST)
     if not form.is_valid():
         return HttpResponse(_("Check the reply and the status."), status=400)

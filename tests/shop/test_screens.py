@@ -326,3 +326,24 @@ def test_every_screen_needs_at_most_10_queries(
         client.get(url)  # warm the session and caches, as a second visit would
         with django_assert_max_num_queries(10):
             assert client.get(url).status_code == 200
+
+
+def test_junk_ids_and_parameters_are_404_or_400_never_500(client_for, tea, tea_day):
+    client = client_for(tea.owner)
+    huge = "9" * 30
+    for url in (
+        f"/app/c/{huge}/",
+        f"/app/c/{huge}/timeline/",
+        f"/app/sale/?customer={huge}",
+        "/app/sale/?customer=abc",
+        f"/app/customers/?tag={huge}&page={huge}&segment={'x' * 500}",
+        "/app/customers/?status=nope&tier=%00",
+        "/app/search/?q=%00%00",
+        "/app/follow-ups/?who=%ff",
+    ):
+        assert client.get(url).status_code in {200, 400, 404}, url
+    for url in (f"/app/follow-ups/{huge}/done/", f"/app/feedback/{huge}/reply/"):
+        assert client.post(url, {"status": "resolved"}).status_code == 404, url
+    post = {"key": "not-a-uuid", "customer": huge, "amount": "1e400"}
+    assert client.post("/app/sale/", post).status_code in {400, 404}
+    assert not Purchase.objects.filter(business=tea.business, amount=1).exists()

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from customers.models import Purchase
-from tests.shop.conftest import give_score
+from customers.models import Customer, Purchase
+from tests.shop.conftest import give_score, tea_day  # noqa: F401 - tea_day is a fixture
 
 pytestmark = [pytest.mark.browser]
 
@@ -44,15 +44,17 @@ LAYOUT_JS = """() => {
 
 
 @pytest.fixture
-def shop_world(transactional_db, tea, tea_day):
+def shop_world(transactional_db, tea, request):
+    """tests/shop's working day at the tea house, plus 12 long-named valuable customers."""
+    day = request.getfixturevalue("tea_day")
     for n in range(12):
-        customer = tea_day["steady"].__class__.objects.create(
+        customer = Customer.objects.create(
             business=tea.business,
             name=f"老客人{n:02d} Long-Name-Customer-{n}",
             phone=f"+8613700{n:06d}",
         )
         give_score(customer, net_value=Decimal(500 - n))
-    return tea_day
+    return day
 
 
 def _screens(world, role):
