@@ -100,6 +100,25 @@ def test_closed_form_agrees_with_quadrature(
     assert closed == pytest.approx(quad, rel=1e-5, abs=1e-10)
 
 
+@pytest.mark.parametrize(
+    ("r", "alpha", "a", "b", "x", "big_t", "t"),
+    [
+        # Long horizon, many repeats: the 64-node rule was 3e-5 off here (closed form right).
+        (12.968006262321484, 0.14617393339010415, 2.560165389092601, 46.91341346874225, 187,
+         0.03884892713466925, 195.80360340215037),
+        (14.396316982735225, 0.2979302420274802, 2.231554560544945, 4.93176317924738, 81,
+         0.005442700867682726, 136.88269944865624),
+    ],
+)  # fmt: skip
+def test_quadrature_is_accurate_when_the_integrand_turns_sharply(r, alpha, a, b, x, big_t, t):
+    params = BGNBDParams(r, alpha, a, b)
+    closed = expected_purchases(params, t, x, big_t, big_t) / p_alive(params, x, big_t, big_t)
+    quad = _expected_quadrature(
+        params.as_tuple(), np.array([t]), np.array([float(x)]), np.array([big_t])
+    )[0]
+    assert quad == pytest.approx(closed, rel=2e-6)
+
+
 def test_near_homogeneous_dropout_uses_quadrature_and_stays_finite() -> None:
     # a, b in the thousands: hyp2f1 overflows; quadrature must take over smoothly.
     for a in (29.9, 30.0, 5e3):
