@@ -2,10 +2,12 @@
 
 The customer admin is extended here (segmentation reads customers; never the reverse)."""
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -17,6 +19,11 @@ from customers.money import format_money
 from .models import Action, CustomerScore, ScoringRun, Segment, Tier
 from .run_warnings import translate_warning
 from .tasks import score_business_after_commit
+from .wording import how_computed, percent, plain_explanation
+
+CHURN_HEADER = format_lazy(
+    _("chance not to come back in {days} days"), days=settings.XW_SCORING["churn_window_days"]
+)
 
 
 def rescore_queue(request) -> bool:
@@ -28,7 +35,7 @@ def rescore_queue(request) -> bool:
 
 
 class ChurnBandFilter(admin.SimpleListFilter):
-    title = _("churn risk")
+    title = CHURN_HEADER
     parameter_name = "churn"
     BANDS = {"low": (0.0, 0.3), "medium": (0.3, 0.6), "high": (0.6, 1.01)}
 
@@ -55,7 +62,8 @@ class CustomerScoreInline(BusinessScopedInlineMixin, admin.StackedInline):
     max_num = 0
     verbose_name_plural = _("customer value")
     fieldsets = (
-        (None, {"fields": ("as_of", "explanation")}),
+        (None, {"fields": ("as_of", "churn_shown", "explanation")}),
+        (_("How is this computed"), {"classes": ("collapse",), "fields": ("details",)}),
         (
             _("Inputs"),
             {
@@ -66,6 +74,7 @@ class CustomerScoreInline(BusinessScopedInlineMixin, admin.StackedInline):
                     ("margin_so_far", "cost_to_serve", "satisfaction"),
                     ("r_score", "f_score", "m_score"),
                     ("p_alive", "expected_purchases_90d", "expected_order_value"),
+                    ("predicted_clv", "value_at_stake"),
                     "run",
                 ),
             },
@@ -73,7 +82,11 @@ class CustomerScoreInline(BusinessScopedInlineMixin, admin.StackedInline):
     )
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in CustomerScore._meta.fields] + ["explanation"]
+        return [f.name for f in CustomerScore._meta.fields] + [
+            "churn_shown",
+            "explanation",
+            "details",
+        ]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -81,51 +94,17 @@ class CustomerScoreInline(BusinessScopedInlineMixin, admin.StackedInline):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description=_("how the numbers come about"))
+    @admin.display(description=CHURN_HEADER)
+    def churn_shown(self, score: CustomerScore) -> str:
+        return percent(score.churn_risk) if score.frequency else gettext("has not bought yet")
+
+    @admin.display(description=_("in plain words"))
     def explanation(self, score: CustomerScore) -> str:
-        currency = score.customer.business.currency
-        weights = score.run.parameters.get("settings", {}).get("loyalty_weights", {})
-        lines = [
-            gettext("Segment %(segment)s: R %(r)s · F %(f)s · M %(m)s (1–5 within your shop).")
-            % {
-                "segment": score.get_rfm_segment_display(),
-                "r": score.r_score,
-                "f": score.f_score,
-                "m": score.m_score,
-            },
-            gettext(
-                "Churn risk %(risk).0f %%: %(n)s purchases, the last %(days)s days ago, "
-                "first %(tenure)s days ago (BG/NBD model)."
-            )
-            % {
-                "risk": score.churn_risk * 100,
-                "n": score.frequency,
-                "days": score.recency_days,
-                "tenure": score.tenure_days,
-            },
-            gettext(
-                "Net value %(net)s = margin so far %(margin)s + predicted margin %(clv)s "
-                "− cost to serve %(cost)s."
-            )
-            % {
-                "net": format_money(score.net_value, currency),
-                "margin": format_money(score.margin_so_far, currency),
-                "clv": format_money(score.predicted_clv, currency),
-                "cost": format_money(score.cost_to_serve, currency),
-            },
-            gettext(
-                "Loyalty %(score).0f/100, weights: repeat %(repeat)s, tenure %(tenure)s, "
-                "still buying %(alive)s, satisfaction %(sat)s."
-            )
-            % {
-                "score": score.loyalty_score,
-                "repeat": weights.get("repeat"),
-                "tenure": weights.get("tenure"),
-                "alive": weights.get("p_alive"),
-                "sat": weights.get("satisfaction"),
-            },
-            gettext("Recommended: %(action)s.") % {"action": score.get_action_display()},
-        ]
+        return plain_explanation(score, score.customer.business)
+
+    @admin.display(description=_("model details"))
+    def details(self, score: CustomerScore) -> str:
+        lines = how_computed(score, score.customer.business)
         return format_html("<br>".join(["{}"] * len(lines)), *lines)
 
 
@@ -137,6 +116,7 @@ class ScoredCustomerAdmin(CustomerAdmin):
         "status",
         "segment",
         "churn",
+        "at_stake",
         "predicted_value",
         "tier",
         "loyalty",
@@ -172,12 +152,17 @@ class ScoredCustomerAdmin(CustomerAdmin):
         score = self._score(obj)
         return score.get_rfm_segment_display() if score else "—"
 
-    @admin.display(description=_("churn risk"), ordering="score__churn_risk")
+    @admin.display(description=CHURN_HEADER, ordering="score__churn_risk")
     def churn(self, obj):
         score = self._score(obj)
         if score is None or score.frequency == 0:
             return "—"
-        return f"{score.churn_risk * 100:.0f} %"
+        return percent(score.churn_risk)
+
+    @admin.display(description=_("value at stake"), ordering="-score__value_at_stake")
+    def at_stake(self, obj):
+        score = self._score(obj)
+        return format_money(score.value_at_stake, obj.business.currency) if score else "—"
 
     @admin.display(description=_("predicted value"), ordering="score__predicted_clv")
     def predicted_value(self, obj):
@@ -223,11 +208,16 @@ class ScoringRunAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
         "finished_at",
         "duration_s",
         "customers_scored",
+        "backtest_shown",
         "parameters",
         "warnings_shown",
         "error",
     )
     show_full_result_count = False
+
+    @admin.display(description=_("how the predictions held up"))
+    def backtest_shown(self, run: ScoringRun) -> str:
+        return backtest_html(run.backtest) or "—"
 
     @admin.display(description=_("warnings"))
     def warnings_shown(self, run: ScoringRun) -> str:
@@ -262,4 +252,90 @@ class ScoringRunAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:segmentation_scoringrun_changelist"))
 
 
-__all__ = ["Segment", "Tier"]
+def _pct(value) -> str:
+    return "—" if value is None else f"{float(value) * 100:.1f} %"
+
+
+def _num(value, digits: int = 3) -> str:
+    return "—" if value is None else f"{float(value):.{digits}f}"
+
+
+def backtest_html(figures: dict) -> str:
+    """The calibration table and ranking figures of a backtest, for the run's page."""
+    if not figures or "churn" not in figures:
+        return ""
+    churn, base = figures["churn"], figures["recency_baseline"]
+    head = format_html(
+        "<p>{}</p>",
+        gettext(
+            "Scored as of %(as_of)s, checked against the next %(days)s days: %(n)s customers, "
+            "%(back)s came back."
+        )
+        % {
+            "as_of": figures["as_of"],
+            "days": figures["days"],
+            "n": figures["customers"],
+            "back": figures["came_back"],
+        },
+    )
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                c["decile"],
+                c["customers"],
+                _pct(c["predicted"]),
+                _pct(c["actual"]),
+                _num(p["predicted"], 2),
+                _num(p["actual"], 2),
+            )
+            for c, p in zip(churn["deciles"], figures["purchases"]["deciles"], strict=False)
+        ),
+    )
+    table = format_html(
+        "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>"
+        "</tr></thead><tbody>{}</tbody></table>",
+        gettext("decile"),
+        gettext("customers"),
+        gettext("predicted share not back"),
+        gettext("actual share not back"),
+        gettext("predicted purchases each"),
+        gettext("actual purchases each"),
+        rows,
+    )
+    ranking = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (gettext("chance not to come back"), _num(churn["auc"]), _num(churn["brier"]),
+             _pct(churn["max_gap"])),
+            (gettext("days since last visit alone"), _num(base["auc"]), _num(base["brier"]),
+             _pct(base["max_gap"])),
+            (gettext("loyalty score"), _num(figures.get("loyalty_auc")), "—", "—"),
+            (gettext("probability still a customer"), _num(figures.get("p_alive_auc")), "—",
+             "—"),
+        ),
+    )  # fmt: skip
+    ranking_table = format_html(
+        "<table><thead><tr><th></th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+        "<tbody>{}</tbody></table>",
+        gettext("AUC for “came back” (higher is better)"),
+        gettext("Brier score (lower is better)"),
+        gettext("largest decile gap"),
+        ranking,
+    )
+    purchases = figures["purchases"]
+    total = format_html(
+        "<p>{}</p>",
+        gettext("Purchases: predicted %(pred)s (without seasons %(flat)s), actual %(actual)s.")
+        % {
+            "pred": purchases["predicted_total"],
+            "flat": purchases["predicted_total_without_seasons"],
+            "actual": purchases["actual_total"],
+        },
+    )
+    return format_html("{}{}{}{}", head, table, ranking_table, total)
+
+
+__all__ = ["Segment", "Tier", "backtest_html"]

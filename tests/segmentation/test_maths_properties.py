@@ -24,6 +24,7 @@ from segmentation.maths import (
     summarize_transactions,
 )
 from segmentation.maths.bgnbd import _expected_quadrature
+from segmentation.maths.engine import WARNING_CODES
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -347,13 +348,20 @@ def _check_scores(res: PopulationScores, n: int) -> None:
     assert set(res.action.tolist()) <= ACTION_CODES
     assert set(res.value_tier.tolist()) <= {"A", "B", "C"}
     assert ((res.p_alive >= 0) & (res.p_alive <= 1)).all()
-    np.testing.assert_allclose(res.churn_risk, 1 - res.p_alive)
+    assert ((res.churn_risk >= 0) & (res.churn_risk <= 1)).all()
+    # No purchase in the window is at least as likely as having dropped out.
+    assert (res.churn_risk >= 1 - res.p_alive - 1e-12).all()
+    # Segments agree with churn risk: nobody "gone" whom the model expects back.
+    gone = np.isin(res.rfm_segment, ["hibernating", "lost"])
+    assert (res.churn_risk[gone] >= 0.5).all()
+    assert (res.value_at_stake >= 0).all()
     assert ((res.loyalty_score >= 0) & (res.loyalty_score <= 100)).all()
     assert (res.expected_purchases_90d >= 0).all()
     for value in (*res.bgnbd_params.as_tuple(), *res.gg_params.as_tuple()):
         assert np.isfinite(value)
         assert value > 0
-    assert all(isinstance(w, str) and w for w in res.warnings)
+    for w in res.warnings:
+        assert set(w["params"]) == set(WARNING_CODES[w["code"]])
 
 
 def _score(idx, day, amt, n, **kw) -> PopulationScores:
@@ -374,7 +382,7 @@ def test_score_no_repeat_purchase() -> None:
     assert not res.bgnbd_fitted
     assert not res.gg_fitted
     assert (res.p_alive == 1).all()  # BG/NBD: no repeat -> still alive
-    assert any("fallback" in w for w in res.warnings)
+    assert any(w["code"] == "purchase_model_fallback_few_repeaters" for w in res.warnings)
 
 
 def test_score_all_on_one_day() -> None:
