@@ -5,7 +5,8 @@ from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -26,15 +27,13 @@ CENT = Decimal("0.01")
 
 
 class CustomerScoreSerializer(DescribedModelSerializer):
-    churn_phrase = serializers.CharField(
-        read_only=True,
+    churn_phrase = serializers.SerializerMethodField(
         help_text=_(
             "churn_risk in the owner's words, in the request's language, e.g. "
             "“chance not to come back in 90 days: 82 %”"
         ),
     )
-    explanation = serializers.CharField(
-        read_only=True,
+    explanation = serializers.SerializerMethodField(
         help_text=_("One or two plain sentences: why, and what to do"),
     )
 
@@ -55,9 +54,17 @@ class CustomerScoreSerializer(DescribedModelSerializer):
             elif isinstance(value, date):
                 value = value.isoformat()
             out[name] = value
-        out["churn_phrase"] = churn_phrase(instance)
-        out["explanation"] = plain_explanation(instance, None)
+        out["churn_phrase"] = self.get_churn_phrase(instance)
+        out["explanation"] = self.get_explanation(instance)
         return out
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_churn_phrase(self, instance) -> str:
+        return churn_phrase(instance)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_explanation(self, instance) -> str:
+        return plain_explanation(instance, None)
 
 
 class ScoredCustomerSerializer(CustomerSerializer):
