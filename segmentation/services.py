@@ -79,9 +79,23 @@ def score_compute(
     seasonal: bool | None = None,
 ) -> tuple[ScoringInputs, np.ndarray, maths.PopulationScores, str]:
     """Run the maths for one business as of one day, writing nothing (defaults: settings)."""
-    conf = settings.XW_SCORING
     inputs = scoring_inputs(business, as_of)
     satisfaction = _satisfaction(business, as_of, inputs.customer_ids)
+    result, fallback_source = _maths(
+        business, inputs, satisfaction, expected_window_days, model, seasonal
+    )
+    return inputs, satisfaction, result, fallback_source
+
+
+def _maths(
+    business: Business,
+    inputs: ScoringInputs,
+    satisfaction: np.ndarray,
+    expected_window_days: float | None = None,
+    model: str | None = None,
+    seasonal: bool | None = None,
+) -> tuple[maths.PopulationScores, str]:
+    conf = settings.XW_SCORING
     fallback, fallback_source = pooled_fallback(exclude=business)
     result = maths.score_population(
         inputs.customer_idx,
@@ -102,7 +116,7 @@ def score_compute(
         model=model or conf["model"],
         seasonal=conf["seasonality"] if seasonal is None else seasonal,
     )
-    return inputs, satisfaction, result, fallback_source
+    return result, fallback_source
 
 
 def scoring_run_execute(
@@ -134,7 +148,10 @@ def scoring_run_execute(
             # How the previous window's predictions held up (cheap: no write).
             window = int(settings.XW_SCORING["churn_window_days"])
             check = backtest_figures(
-                business=business, as_of=as_of - timedelta(days=window), days=window
+                business=business,
+                as_of=as_of - timedelta(days=window),
+                days=window,
+                later_inputs=inputs,
             )
         columns = _score_columns(business, run, as_of, inputs, satisfaction, result)
         _drafts_write(business, run, columns)
@@ -315,22 +332,35 @@ def score_backtest(
     days: int | None = None,
     compare_models: bool = False,
     per_customer: bool = False,
+    later_inputs: ScoringInputs | None = None,
 ) -> BacktestReport:
     """Score as of `as_of` from history up to it, then check against the next `days`:
     churn risk per decile (predicted vs actual share who did not come back), expected
     purchases per decile, AUC and Brier score, beside days-since-last-visit alone; the
-    loyalty score's and P(alive)'s AUC; the season scaling's effect on the total."""
+    loyalty score's and P(alive)'s AUC; the season scaling's effect on the total.
+
+    One read of the history up to the end of the check (``later_inputs``: the nightly run
+    passes its own); the purchases up to `as_of` are cut from it. Satisfaction is read as of
+    `as_of` (feedback follows purchases: later feedback would leak the outcome); cost to
+    serve is as of the end (it moves neither churn risk nor the AUCs)."""
     days = int(days or settings.XW_SCORING["churn_window_days"])
-    inputs, _sat, result, _src = score_compute(
-        business=business, as_of=as_of, expected_window_days=float(days)
+    later = later_inputs or scoring_inputs(business, as_of + timedelta(days=days))
+    split = float((as_of - date(1970, 1, 1)).days)
+    before = later.day <= split
+    inputs = ScoringInputs(
+        later.customer_ids,
+        later.customer_idx[before],
+        later.day[before],
+        later.amount[before],
+        later.margin[before],
+        later.cost_to_serve,
+        split,
     )
-    later = scoring_inputs(business, as_of + timedelta(days=days))
-    after = later.day > later.as_of_day - days
+    satisfaction = _satisfaction(business, as_of, inputs.customer_ids)
+    result, _src = _maths(business, inputs, satisfaction, float(days))
+    after = (later.day > split) & (later.day <= split + days)
     pairs = np.unique(np.stack([later.customer_idx[after], later.day[after]]), axis=1)
     actual = np.bincount(pairs[0].astype(np.int64), minlength=later.customer_ids.size)
-    # Customers added after as-of are not in the backtest population.
-    keep = np.isin(later.customer_ids, inputs.customer_ids)
-    actual = actual[keep]
     predicted = result.expected_purchases_90d
     segments = result.rfm_segment
     bought = result.frequency > 0  # leads have no churn risk to check
@@ -375,9 +405,7 @@ def score_backtest(
     if compare_models:
         figures["models"] = {}
         for name in ("bgnbd", "mbgnbd"):
-            _i, _s, alt, _f = score_compute(
-                business=business, as_of=as_of, expected_window_days=float(days), model=name
-            )
+            alt, _f = _maths(business, inputs, satisfaction, float(days), model=name)
             rows = deciles(alt.churn_risk[bought], gone)
             figures["models"][name] = {
                 "auc": _r(auc(-alt.churn_risk[bought], came_back)),
@@ -433,9 +461,11 @@ def score_backtest(
     )
 
 
-def backtest_figures(*, business: Business, as_of: date, days: int) -> dict:
+def backtest_figures(
+    *, business: Business, as_of: date, days: int, later_inputs: ScoringInputs | None = None
+) -> dict:
     """The backtest's figures only (stored with a run); {} when nothing can be checked."""
-    report = score_backtest(business=business, as_of=as_of, days=days)
+    report = score_backtest(business=business, as_of=as_of, days=days, later_inputs=later_inputs)
     if report.figures["customers"] == 0:
         return {}
     return report.figures
