@@ -1,4 +1,6 @@
 import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
@@ -45,6 +47,109 @@ from .money import format_money
 from .phones import looks_like_phone, phone_search_q
 from .selectors import customer_timeline, customer_totals
 from .services import customer_merge, customers_add_tag, customers_set_status
+
+
+@dataclass(frozen=True)
+class CustomerAdminExtension:
+    """What a higher app adds to the customer admin, without subclassing or re-registering it.
+
+    customers never imports the apps above it (DESIGN.md §4), so an app such as segmentation
+    that wants its own columns, filters, inline or actions on the customer list registers one
+    of these from its ``AppConfig.ready()``, the same way it would register a timeline source
+    (``customers.selectors.register_timeline_source``)::
+
+        def ready(self):
+            from customers.admin import CustomerAdminExtension, register_customer_admin_extension
+
+            register_customer_admin_extension(
+                CustomerAdminExtension(
+                    key="segmentation",
+                    columns=(segment_column, churn_column),   # admin.display'ed callables
+                    filters=(ChurnBandFilter, ("score__value_tier", admin.ChoicesFieldListFilter)),
+                    select_related=("score",),
+                    replaces=("source", "city"),               # keep the list narrow on a phone
+                )
+            )
+
+    - ``columns``: callables ``(customer) -> str`` (decorate them with ``@admin.display`` for a
+      heading and ``ordering``); inserted in ``list_display`` right after the status column.
+    - ``filters``: ``list_filter`` entries (a field path, a ``(path, FilterClass)`` pair or a
+      ``SimpleListFilter``); inserted right after the status filter. Field-path filters are
+      allowed as lookups because Django asks ``get_list_filter()``.
+    - ``select_related``: added to ``list_select_related``, so the columns cost no query per row.
+    - ``inlines``: inline classes shown on the customer page (put first, before purchases).
+    - ``actions``: action callables ``(modeladmin, request, queryset)``, decorated with
+      ``@admin.action``; shown to everyone who may change customers.
+    - ``replaces``: names of the base columns the extension's columns stand in for.
+
+    Registering the same ``key`` twice replaces the earlier registration, so a reloaded
+    ``ready()`` (tests, autoreload) never duplicates columns. Extensions apply in registration
+    order. Tenancy is unchanged: every extension works on the scoped queryset of this admin.
+    """
+
+    key: str
+    columns: Sequence[Callable] = ()
+    filters: Sequence = ()
+    select_related: Sequence[str] = ()
+    inlines: Sequence[type] = ()
+    actions: Sequence[Callable] = ()
+    replaces: Sequence[str] = ()
+
+
+CUSTOMER_ADMIN_EXTENSIONS: dict[str, CustomerAdminExtension] = {}
+
+
+def register_customer_admin_extension(extension: CustomerAdminExtension) -> None:
+    """Add (or replace, by ``key``) a higher app's columns, filters, inlines and actions."""
+    CUSTOMER_ADMIN_EXTENSIONS[extension.key] = extension
+
+
+def unregister_customer_admin_extension(key: str) -> None:
+    CUSTOMER_ADMIN_EXTENSIONS.pop(key, None)
+
+
+def _insert_after(items: Sequence, anchor, extra: Sequence) -> list:
+    """``items`` with ``extra`` right after ``anchor`` (or at the end without it)."""
+    items = list(items)
+    position = items.index(anchor) + 1 if anchor in items else len(items)
+    return [*items[:position], *extra, *items[position:]]
+
+
+class CustomerAdminExtensionsMixin:
+    """Applies CUSTOMER_ADMIN_EXTENSIONS to the customer admin, at request time."""
+
+    def get_list_display(self, request):
+        extensions = CUSTOMER_ADMIN_EXTENSIONS.values()
+        replaced = {name for ext in extensions for name in ext.replaces}
+        columns = [c for ext in extensions for c in ext.columns]
+        base = [c for c in super().get_list_display(request) if c not in replaced]
+        return _insert_after(base, "status", columns)
+
+    def get_list_filter(self, request):
+        filters = [f for ext in CUSTOMER_ADMIN_EXTENSIONS.values() for f in ext.filters]
+        return _insert_after(super().get_list_filter(request), "status", filters)
+
+    def get_list_select_related(self, request):
+        base = super().get_list_select_related(request)
+        extra = [r for ext in CUSTOMER_ADMIN_EXTENSIONS.values() for r in ext.select_related]
+        if base is True or not extra:
+            return base
+        return tuple(dict.fromkeys([*(base or ()), *extra]))
+
+    def get_inlines(self, request, obj):
+        extra = [i for ext in CUSTOMER_ADMIN_EXTENSIONS.values() for i in ext.inlines]
+        return [*extra, *super().get_inlines(request, obj)]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not actions and not self.has_change_permission(request):
+            return actions  # no actions at all (popups, view-only users)
+        for ext in CUSTOMER_ADMIN_EXTENSIONS.values():
+            for func in ext.actions:
+                action = self.get_action(func)
+                if action is not None:
+                    actions[action[1]] = action
+        return actions
 
 
 class PhoneSearchMixin:
@@ -245,7 +350,11 @@ class TagAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(
-    ImportExportMixin, PhoneSearchMixin, BusinessScopedAdminMixin, admin.ModelAdmin
+    CustomerAdminExtensionsMixin,
+    ImportExportMixin,
+    PhoneSearchMixin,
+    BusinessScopedAdminMixin,
+    admin.ModelAdmin,
 ):
     import_kind = ImportJob.Kind.CUSTOMERS
     phone_terms_search_text = False  # names hold no digits; numbers are matched exactly
