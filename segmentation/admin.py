@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.tenancy import BusinessScopedAdminMixin, BusinessScopedInlineMixin, business_for
-from customers.admin import CustomerAdmin
+from customers.admin import CustomerAdminExtension
 from customers.models import Customer
 from customers.money import format_money
 
@@ -81,6 +81,20 @@ class CustomerScoreInline(BusinessScopedInlineMixin, admin.StackedInline):
         ),
     )
 
+    def has_view_permission(self, request, obj=None):
+        # Only on a customer who has a score: no empty "customer value" box before the first
+        # run, none on the add page. (Django also asks with obj=None while building a change
+        # page, so the add page is told apart by its URL.)
+        match = getattr(request, "resolver_match", None)
+        if obj is None and match is not None and match.url_name == "customers_customer_add":
+            return False
+        if obj is not None and not CustomerScore.objects.filter(customer=obj).exists():
+            return False
+        return super().has_view_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # scores are replaced by runs, never deleted by hand
+
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in CustomerScore._meta.fields] + [
             "churn_shown",
@@ -108,92 +122,81 @@ class CustomerScoreInline(BusinessScopedInlineMixin, admin.StackedInline):
         return format_html("<br>".join(["{}"] * len(lines)), *lines)
 
 
-class ScoredCustomerAdmin(CustomerAdmin):
-    list_display = (
-        "name",
-        "phone",
-        "customer_no",
-        "status",
-        "segment",
-        "churn",
-        "at_stake",
-        "predicted_value",
-        "tier",
-        "loyalty",
-        "recommended",
-        "tag_list",
-    )
-    list_select_related = ("score", "business")
-    list_filter = (
-        *CustomerAdmin.list_filter[:1],
+def _score(customer: Customer) -> CustomerScore | None:
+    try:
+        return customer.score
+    except CustomerScore.DoesNotExist:
+        return None
+
+
+@admin.display(description=_("segment"), ordering="score__rfm_segment")
+def segment(customer: Customer) -> str:
+    score = _score(customer)
+    return score.get_rfm_segment_display() if score else "—"
+
+
+@admin.display(description=CHURN_HEADER, ordering="score__churn_risk")
+def churn(customer: Customer) -> str:
+    score = _score(customer)
+    if score is None or score.frequency == 0:
+        return "—"
+    return percent(score.churn_risk)
+
+
+@admin.display(description=_("value at stake"), ordering="-score__value_at_stake")
+def at_stake(customer: Customer) -> str:
+    score = _score(customer)
+    return format_money(score.value_at_stake, customer.business.currency) if score else "—"
+
+
+@admin.display(description=_("predicted value"), ordering="score__predicted_clv")
+def predicted_value(customer: Customer) -> str:
+    score = _score(customer)
+    return format_money(score.predicted_clv, customer.business.currency) if score else "—"
+
+
+@admin.display(description=_("tier"), ordering="score__value_tier")
+def tier(customer: Customer) -> str:
+    score = _score(customer)
+    return score.value_tier if score else "—"
+
+
+@admin.display(description=_("loyalty"), ordering="score__loyalty_score")
+def loyalty(customer: Customer) -> str:
+    score = _score(customer)
+    return f"{score.loyalty_score:.0f}" if score else "—"
+
+
+@admin.display(description=_("action"), ordering="score__action")
+def recommended(customer: Customer) -> str:
+    score = _score(customer)
+    return Action(score.action).label.split(":")[0] if score else "—"
+
+
+@admin.action(description=_("Rescore all customers now (in the background)"))
+def rescore_now(modeladmin, request, queryset):
+    if rescore_queue(request):
+        modeladmin.message_user(request, gettext("Rescoring queued: scores refresh in a moment."))
+    else:
+        modeladmin.message_user(request, gettext("No business to rescore."), messages.ERROR)
+
+
+# Registered on the customer admin from SegmentationConfig.ready() (customers never imports
+# segmentation; this is its extension point, like the timeline's).
+CUSTOMER_EXTENSION = CustomerAdminExtension(
+    key="segmentation",
+    columns=(segment, churn, at_stake, predicted_value, tier, loyalty, recommended),
+    filters=(
         ("score__rfm_segment", admin.ChoicesFieldListFilter),
         ("score__value_tier", admin.ChoicesFieldListFilter),
         ("score__action", admin.ChoicesFieldListFilter),
         ChurnBandFilter,
-        *CustomerAdmin.list_filter[1:],
-    )
-    inlines = (CustomerScoreInline, *CustomerAdmin.inlines)
-    actions = (*CustomerAdmin.actions, "rescore_now")
-
-    def get_inlines(self, request, obj):
-        inlines = super().get_inlines(request, obj)
-        if obj is not None and CustomerScore.objects.filter(customer=obj).exists():
-            return inlines
-        return [i for i in inlines if i is not CustomerScoreInline]
-
-    def _score(self, obj: Customer) -> CustomerScore | None:
-        try:
-            return obj.score
-        except CustomerScore.DoesNotExist:
-            return None
-
-    @admin.display(description=_("segment"), ordering="score__rfm_segment")
-    def segment(self, obj):
-        score = self._score(obj)
-        return score.get_rfm_segment_display() if score else "—"
-
-    @admin.display(description=CHURN_HEADER, ordering="score__churn_risk")
-    def churn(self, obj):
-        score = self._score(obj)
-        if score is None or score.frequency == 0:
-            return "—"
-        return percent(score.churn_risk)
-
-    @admin.display(description=_("value at stake"), ordering="-score__value_at_stake")
-    def at_stake(self, obj):
-        score = self._score(obj)
-        return format_money(score.value_at_stake, obj.business.currency) if score else "—"
-
-    @admin.display(description=_("predicted value"), ordering="score__predicted_clv")
-    def predicted_value(self, obj):
-        score = self._score(obj)
-        return format_money(score.predicted_clv, obj.business.currency) if score else "—"
-
-    @admin.display(description=_("tier"), ordering="score__value_tier")
-    def tier(self, obj):
-        score = self._score(obj)
-        return score.value_tier if score else "—"
-
-    @admin.display(description=_("loyalty"), ordering="score__loyalty_score")
-    def loyalty(self, obj):
-        score = self._score(obj)
-        return f"{score.loyalty_score:.0f}" if score else "—"
-
-    @admin.display(description=_("action"), ordering="score__action")
-    def recommended(self, obj):
-        score = self._score(obj)
-        return Action(score.action).label.split(":")[0] if score else "—"
-
-    @admin.action(description=_("Rescore all customers now (in the background)"))
-    def rescore_now(self, request, queryset):
-        if rescore_queue(request):
-            self.message_user(request, gettext("Rescoring queued: scores refresh in a moment."))
-        else:
-            self.message_user(request, gettext("No business to rescore."), messages.ERROR)
-
-
-admin.site.unregister(Customer)
-admin.site.register(Customer, ScoredCustomerAdmin)
+    ),
+    select_related=("score", "business"),
+    inlines=(CustomerScoreInline,),
+    actions=(rescore_now,),
+    replaces=("source", "city", "assigned_to", "updated_at"),
+)
 
 
 @admin.register(ScoringRun)

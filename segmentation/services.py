@@ -28,9 +28,12 @@ logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 
 
-def pooled_fallback(*, exclude: Business | None = None) -> tuple[maths.BGNBDParams, str]:
+def pooled_fallback(
+    *, exclude: Business | None = None, model: str = "bgnbd"
+) -> tuple[maths.BGNBDParams, str]:
     """Parameters for a business too small to fit: the median of other businesses' latest
-    successful fits, or the documented prior (the CDNOW fit) when there are none."""
+    successful fits of the same model, or the documented prior (the CDNOW fit) when there
+    are none."""
     latest: dict[int, dict] = {}
     runs = ScoringRun.objects.filter(
         status=ScoringRun.Status.SUCCEEDED, parameters__bgnbd_fitted=True
@@ -38,7 +41,8 @@ def pooled_fallback(*, exclude: Business | None = None) -> tuple[maths.BGNBDPara
     if exclude is not None:
         runs = runs.exclude(business=exclude)
     for run in runs.only("business_id", "parameters")[:1000]:
-        latest.setdefault(run.business_id, run.parameters["bgnbd"])
+        if run.parameters.get("model", "bgnbd") == model:
+            latest.setdefault(run.business_id, run.parameters["bgnbd"])
     if len(latest) >= 2:
         rows = np.array([[p["r"], p["alpha"], p["a"], p["b"]] for p in latest.values()])
         r, alpha, a, b = np.median(rows, axis=0)
@@ -96,7 +100,11 @@ def _maths(
     seasonal: bool | None = None,
 ) -> tuple[maths.PopulationScores, str]:
     conf = settings.XW_SCORING
-    fallback, fallback_source = pooled_fallback(exclude=business)
+    model = model or conf["model"]
+    # "auto" falls back to BG/NBD: a shop too small to fit is too small to choose.
+    fallback, fallback_source = pooled_fallback(
+        exclude=business, model="mbgnbd" if model == "mbgnbd" else "bgnbd"
+    )
     result = maths.score_population(
         inputs.customer_idx,
         inputs.day,
@@ -113,7 +121,7 @@ def _maths(
         fallback_bgnbd=fallback,
         min_repeat_customers=conf["min_repeat_customers"],
         expected_window_days=float(expected_window_days or conf["churn_window_days"]),
-        model=model or conf["model"],
+        model=model,
         seasonal=conf["seasonality"] if seasonal is None else seasonal,
     )
     return result, fallback_source

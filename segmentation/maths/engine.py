@@ -281,7 +281,9 @@ def score_population(
         kday = days[keep].astype(np.int64)
         d0 = int(kday.min())
         span = int(kday.max()) - d0 + 1
-        tx_days = np.unique(kidx * span + (kday - d0)) % span + float(d0)
+        key = np.sort(kidx * span + (kday - d0))  # np.unique hashes: 40x slower at 1M
+        key = key[np.r_[True, key[1:] != key[:-1]]] if key.size else key
+        tx_days = key % span + float(d0)
         factors = seasonality.month_factors(tx_days, as_of_day)
         season = seasonality.window_factor(factors, as_of_day, expected_window_days)
     window_weeks = expected_window_days / _WEEK

@@ -378,3 +378,23 @@ def test_the_score_write_is_chunked_and_the_final_transaction_is_short(
     again = snapshot(tea.business)
     assert {k: {f: v for f, v in r.items()} for k, r in again.items()} == whole
     assert not ScoreDraft.objects.exists()
+
+
+def test_backtest_runs_are_scoped_like_every_run(tea, salon, tea_history, client_for):
+    from django.core.management import call_command
+    from rest_framework.test import APIClient
+
+    from accounts.services import api_key_create
+
+    call_command("backtest", "--business", "tea", "--as-of", "2025-09-30", "--language", "en")
+    kept = ScoringRun.objects.get(trigger=ScoringRun.Trigger.BACKTEST)
+    assert kept.business == tea.business
+    salon_admin = client_for(salon.owner)
+    url = reverse("admin:segmentation_scoringrun_change", args=[kept.pk])
+    assert salon_admin.get(url).status_code == 302
+    assert client_for(tea.owner).get(url).status_code == 200
+    _key, key = api_key_create(business=salon.business, name="t", read_only=True)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    assert api.get(f"/api/v1/scoring-runs/{kept.pk}/").status_code == 404
+    assert list(customers_to_call(salon.business)) == []
