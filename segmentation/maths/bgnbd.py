@@ -227,8 +227,8 @@ def _expected_quadrature(
     * a >= 30: 8-node Gauss rule of Beta(a, b+x) itself (Golub-Welsch).
     * otherwise (hyp2f1 failed, e.g. x = 0 and a + b < 1): Gauss-Legendre nodes over the
       Beta quantile u (p = betaincinv(a, b+x, u)) after u = (1 - cos(pi v)) / 2, which
-      tames the endpoints. 64 nodes (< 3e-7 relative error against the closed form) while
-      (r+x) s <= 300; beyond, the integrand turns from (r+x) s to 1/p inside the posterior's
+      tames the endpoints. 64 nodes (< 1e-7 relative error against the closed form) while
+      (r+x) s <= 30; beyond, the integrand turns from (r+x) s to 1/p inside the posterior's
       bulk and 64 nodes were off by up to 3e-5 (the closed form, checked against adaptive
       quadrature to 1e-12, was right), so those rows get 256 nodes (< 1e-6).
     """
@@ -312,7 +312,7 @@ def _quantile_nodes(n: int = 64) -> tuple[NDArray[np.float64], NDArray[np.float6
 
 _QUANTILE_NODES = _quantile_nodes()
 _QUANTILE_NODES_FINE = _quantile_nodes(256)
-_SHARP_KS = 300.0
+_SHARP_KS = 30.0
 
 
 def expected_purchases(
