@@ -295,21 +295,31 @@ def floor_maths(business, arrays: dict):
     from segmentation import maths
 
     cfg = settings.XW_SCORING
-    return maths.score_population(
-        arrays["customer_idx"],
-        arrays["day"],
-        arrays["amount"],
-        arrays["margin"],
-        n_customers=arrays["customer_ids"].size,
-        as_of=arrays["as_of_day"],
-        cost_to_serve=np.zeros(arrays["customer_ids"].size),
-        satisfaction=np.full(arrays["customer_ids"].size, np.nan),
-        horizon_months=cfg["horizon_months"],
-        discount_rate_annual=cfg["discount_rate_annual"],
-        default_margin_rate=float(business.default_margin_pct) / 100.0,
-        loyalty_weights=cfg["loyalty_weights"],
-        min_repeat_customers=cfg["min_repeat_customers"],
-    )
+
+    def score(keep, as_of_day):
+        return maths.score_population(
+            arrays["customer_idx"][keep],
+            arrays["day"][keep],
+            arrays["amount"][keep],
+            arrays["margin"][keep],
+            n_customers=arrays["customer_ids"].size,
+            as_of=as_of_day,
+            cost_to_serve=np.zeros(arrays["customer_ids"].size),
+            satisfaction=np.full(arrays["customer_ids"].size, np.nan),
+            horizon_months=cfg["horizon_months"],
+            discount_rate_annual=cfg["discount_rate_annual"],
+            default_margin_rate=float(business.default_margin_pct) / 100.0,
+            loyalty_weights=cfg["loyalty_weights"],
+            min_repeat_customers=cfg["min_repeat_customers"],
+            expected_window_days=float(cfg["churn_window_days"]),
+            model=cfg["model"],
+            seasonal=cfg["seasonality"],
+        )
+
+    if cfg["self_check"]:  # the app also re-scores as of one window earlier: same work
+        split = arrays["as_of_day"] - cfg["churn_window_days"]
+        score(arrays["day"] <= split, split)
+    return score(slice(None), arrays["as_of_day"])
 
 
 SCORE_COLUMNS = (
@@ -317,7 +327,7 @@ SCORE_COLUMNS = (
     "total_spent", "tenure_days", "margin_so_far", "cost_to_serve", "satisfaction", "r_score",
     "f_score", "m_score", "rfm_segment", "p_alive", "churn_risk", "expected_purchases_90d",
     "expected_order_value", "predicted_clv", "net_value", "value_tier", "loyalty_score",
-    "action",
+    "action", "value_at_stake",
 )  # fmt: skip
 
 
@@ -369,6 +379,7 @@ def score_tuples(
         a["value_tier"].tolist(),
         floats("loyalty_score", 2),
         a["action"].tolist(),
+        money(a["value_at_stake"]),
     ]
     return list(zip(*columns, strict=True))
 

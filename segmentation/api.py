@@ -5,8 +5,9 @@ from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -21,28 +22,50 @@ from customers.api import (
 
 from .models import Action, CustomerScore, ScoringRun, Segment, Tier
 from .tasks import score_business_after_commit
+from .wording import churn_phrase, plain_explanation
 
 CENT = Decimal("0.01")
 
 
 class CustomerScoreSerializer(DescribedModelSerializer):
+    churn_phrase = serializers.SerializerMethodField(
+        help_text=_(
+            "churn_risk in the owner's words, in the request's language, e.g. "
+            "“chance not to come back in 90 days: 82 %”"
+        ),
+    )
+    explanation = serializers.SerializerMethodField(
+        help_text=_("One or two plain sentences: why, and what to do"),
+    )
+
     class Meta:
         model = CustomerScore
-        fields = CustomerScore.VALUE_FIELDS  # every input and output of the score
+        # every input and output of the score, then the owner's wording
+        fields = (*CustomerScore.VALUE_FIELDS, "churn_phrase", "explanation")
         read_only_fields = fields
 
     def to_representation(self, instance):
         # Read-only and flat: plain attribute reads render a 50-row page about twice as fast
         # as DRF's per-field machinery, with the same output (money as strings, ISO dates).
         out = {}
-        for name in self.Meta.fields:
+        for name in CustomerScore.VALUE_FIELDS:
             value = getattr(instance, name)
             if isinstance(value, Decimal):
                 value = str(value.quantize(CENT))
             elif isinstance(value, date):
                 value = value.isoformat()
             out[name] = value
+        out["churn_phrase"] = self.get_churn_phrase(instance)
+        out["explanation"] = self.get_explanation(instance)
         return out
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_churn_phrase(self, instance) -> str:
+        return churn_phrase(instance)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_explanation(self, instance) -> str:
+        return plain_explanation(instance, None)
 
 
 class ScoredCustomerSerializer(CustomerSerializer):
@@ -69,10 +92,14 @@ class ScoredCustomerFilter(CustomerFilter):
         field_name="score__action", choices=Action.choices, label=_("Recommended action")
     )
     churn_risk_min = filters.NumberFilter(
-        field_name="score__churn_risk", lookup_expr="gte", label=_("Churn risk at least (0–1)")
+        field_name="score__churn_risk",
+        lookup_expr="gte",
+        label=_("Chance not to come back in the churn window, at least (0–1)"),
     )
     churn_risk_max = filters.NumberFilter(
-        field_name="score__churn_risk", lookup_expr="lte", label=_("Churn risk at most (0–1)")
+        field_name="score__churn_risk",
+        lookup_expr="lte",
+        label=_("Chance not to come back in the churn window, at most (0–1)"),
     )
 
     class Meta(CustomerFilter.Meta):
@@ -101,6 +128,7 @@ class ScoringRunSerializer(DescribedModelSerializer):
             "customers_scored",
             "parameters",
             "warnings",
+            "backtest",
             "error",
         )
         read_only_fields = fields

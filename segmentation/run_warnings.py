@@ -1,72 +1,78 @@
-"""The maths module speaks plain English (it has no Django); owners read its warnings here,
-in their language. Unknown warnings are shown as they are."""
+"""Scoring warnings for people. The maths (no Django) returns codes with parameters
+(segmentation.maths.engine.WARNING_CODES); they are translated here when shown. Runs stored
+before codes existed hold English sentences: those are shown as they are."""
 
-import re
 from collections.abc import Callable
 
 from django.utils.translation import gettext as _
 
-_PATTERNS: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
-    (
-        re.compile(r"^(\d+) customer\(s\) have never purchased"),
-        lambda m: (
-            _("%(n)s customers have never purchased: they are scored as leads.") % {"n": m[1]}
-        ),
+_TEXTS: dict[str, Callable[[dict], str]] = {
+    "never_purchased": lambda p: (
+        _("%(n)s customers have never purchased: they are scored as leads.") % p
     ),
-    (
-        re.compile(r"^Only (\d+) customer\(s\) bought more than once \(need (\d+)\)"),
-        lambda m: (
-            _(
-                "Only %(n)s customers bought more than once (%(need)s needed to fit the purchase "
-                "model): pooled or prior parameters were used."
-            )
-            % {"n": m[1], "need": m[2]}
-        ),
+    "purchase_model_fallback_few_repeaters": lambda p: (
+        _(
+            "Only %(n)s customers bought more than once (%(need)s needed to fit the purchase "
+            "model): pooled or prior parameters were used."
+        )
+        % p
     ),
-    (
-        re.compile(r"^Only (\d+) customer\(s\) with repeat purchases .*\(need (\d+)\)"),
-        lambda m: (
-            _(
-                "Only %(n)s customers with repeat purchases (%(need)s needed to fit the spend "
-                "model): prior parameters scaled to your average sale were used."
-            )
-            % {"n": m[1], "need": m[2]}
-        ),
+    "spend_model_fallback_few_repeaters": lambda p: (
+        _(
+            "Only %(n)s customers with repeat purchases (%(need)s needed to fit the spend "
+            "model): prior parameters scaled to your average sale were used."
+        )
+        % p
     ),
-    (
-        re.compile(r"^Purchase model \(BG/NBD\) fit failed"),
-        lambda m: _(
-            "The purchase model could not be fitted: pooled or prior parameters were used."
-        ),
+    "purchase_model_fit_failed": lambda p: _(
+        "The purchase model could not be fitted: pooled or prior parameters were used."
     ),
-    (
-        re.compile(r"^Spend model \(Gamma-Gamma\) fit failed"),
-        lambda m: _("The spend model could not be fitted: prior parameters were used."),
+    "spend_model_fit_failed": lambda p: _(
+        "The spend model could not be fitted: prior parameters were used."
     ),
-    (
-        re.compile(r"^(Purchase|Spend) model .*reached the search bound"),
-        lambda m: _("A model parameter reached its limit (customers are very alike): usable."),
+    "purchase_model_on_bound": lambda p: _(
+        "A model parameter reached its limit (customers are very alike): usable."
     ),
-    (
-        re.compile(r"^The business's time zone '(.*)' is not a valid zone name; .* in (\S+)\."),
-        lambda m: (
-            _(
-                "The time zone “%(zone)s” is not valid: days were counted in %(used)s. Choose "
-                "the right time zone in the business settings."
-            )
-            % {"zone": m[1], "used": m[2]}
-        ),
+    "spend_model_on_bound": lambda p: _(
+        "A model parameter reached its limit (customers are very alike): usable."
     ),
-    (
-        re.compile(r"^Ignored (\d+) transaction\(s\) dated after"),
-        lambda m: _("%(n)s purchases dated after the as-of day were left out.") % {"n": m[1]},
+    "time_zone_invalid": lambda p: (
+        _(
+            "The time zone “%(zone)s” is not valid: days were counted in %(used)s. Choose "
+            "the right time zone in the business settings."
+        )
+        % p
     ),
-]
+    "ignored_after_as_of": lambda p: (
+        _("%(n)s purchases dated after the as-of day were left out.") % p
+    ),
+    "money_clipped": lambda p: (
+        _(
+            "%(n)s customers have amounts too large to store (%(field)s): they were capped. "
+            "Check those customers' purchases for typing errors."
+        )
+        % p
+    ),
+    "non_finite_replaced": lambda p: (
+        _("%(n)s values could not be computed (%(field)s) and were set to 0.") % p
+    ),
+    "segment_softened": lambda p: (
+        _(
+            "%(n)s customers the segment grid calls hibernating or lost are shown as "
+            "“about to sleep”: they buy often, so their silence is not yet unusual."
+        )
+        % p
+    ),
+}
 
 
-def translate_warning(text: str) -> str:
-    for pattern, render in _PATTERNS:
-        match = pattern.match(text)
-        if match:
-            return render(match)
-    return text
+def translate_warning(warning: dict | str) -> str:
+    if isinstance(warning, str):
+        return warning  # stored before warnings had codes
+    render = _TEXTS.get(warning.get("code", ""))
+    if render is None:
+        return str(warning.get("code", warning))
+    try:
+        return render(dict(warning.get("params") or {}))
+    except (KeyError, TypeError, ValueError):
+        return str(warning.get("code"))

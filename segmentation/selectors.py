@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
@@ -32,14 +33,49 @@ def cutoff(business: Business, as_of: date) -> datetime:
     return datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=tz)
 
 
-def _local_seconds_expr(column: str, offset_seconds: int) -> str:
-    # Whole seconds since the epoch, shifted to local time: integers, so the day a purchase
-    # falls on is exact (julianday() arithmetic in floats can land a midnight sale on the
-    # day before).
+def _epoch_seconds_expr(column: str) -> str:
+    # Whole UTC seconds since the epoch: integers, so the day a purchase falls on is exact
+    # (julianday() arithmetic in floats can land a midnight sale on the day before).
     if connection.vendor == "postgresql":
-        return f"(floor(extract(epoch from {column}))::bigint + {offset_seconds})"
+        return f"floor(extract(epoch from {column}))::bigint"
     # '%%s' is strftime's epoch-seconds format, escaped from the parameter style.
-    return f"(CAST(strftime('%%s', {column}) AS INTEGER) + {offset_seconds})"
+    return f"CAST(strftime('%%s', {column}) AS INTEGER)"
+
+
+def local_day_numbers(epoch_seconds: np.ndarray, tz: ZoneInfo) -> np.ndarray:
+    """Local calendar day (days since 1970-01-01) of each UTC instant, each with its OWN
+    UTC offset: a 23:30 January sale in London stays on its day when scored in July.
+
+    Vectorised: the zone's offset changes between the first and last instant are found
+    day by day (then to the second by bisection), and each instant looks its offset up."""
+    secs = np.asarray(epoch_seconds, dtype=np.int64)
+    if secs.size == 0:
+        return np.zeros(0)
+
+    def offset(t: int) -> int:
+        moment = datetime.fromtimestamp(t, tz=UTC).astimezone(tz)
+        return int(moment.utcoffset().total_seconds())
+
+    lo, hi = int(secs.min()), int(secs.max())
+    starts, offsets = [lo], [offset(lo)]
+    step = 86400
+    t = lo
+    while t < hi:
+        nxt = min(t + step, hi)
+        if offset(nxt) != offsets[-1]:
+            a, b = t, nxt  # offset(a) == offsets[-1] != offset(b): bisect to the second
+            while b - a > 1:
+                mid = (a + b) // 2
+                if offset(mid) == offsets[-1]:
+                    a = mid
+                else:
+                    b = mid
+            starts.append(b)
+            offsets.append(offset(b))
+        t = nxt
+    which = np.searchsorted(np.array(starts, dtype=np.int64), secs, side="right") - 1
+    local = secs + np.array(offsets, dtype=np.int64)[which]
+    return np.floor_divide(local, 86400).astype(np.float64)
 
 
 def _money(column: str) -> str:
@@ -48,7 +84,6 @@ def _money(column: str) -> str:
 
 def scoring_inputs(business: Business, as_of: date) -> ScoringInputs:
     end = cutoff(business, as_of)
-    offset = int(end.utcoffset().total_seconds())
     ids = np.fromiter(
         Customer.objects.for_business(business).order_by("pk").values_list("pk", flat=True),
         dtype=np.int64,
@@ -58,14 +93,14 @@ def scoring_inputs(business: Business, as_of: date) -> ScoringInputs:
     # Table names and expressions are ours; values are parameters. A missing cost is -1
     # (costs are never negative), so every column arrives as a plain number.
     sql = (
-        f"SELECT customer_id, {_local_seconds_expr('occurred_at', offset)}, {_money('amount')}, "  # noqa: S608
+        f"SELECT customer_id, {_epoch_seconds_expr('occurred_at')}, {_money('amount')}, "  # noqa: S608
         f"COALESCE({_money('cost')}, -1) FROM {p} WHERE business_id = %s AND occurred_at < %s"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [business.pk, end_param])
         data = np.array(cursor.fetchall(), dtype=np.float64).reshape(-1, 4)
     cust = data[:, 0].astype(np.int64)
-    day = np.floor_divide(data[:, 1], 86400.0)  # local calendar day number
+    day = local_day_numbers(data[:, 1].astype(np.int64), business.zone)
     amount = data[:, 2]
     cost = np.where(data[:, 3] < 0, np.nan, data[:, 3])
     idx = np.searchsorted(ids, cust)
@@ -125,37 +160,17 @@ def segment_tier_counts(business: Business) -> list[dict]:
 AT_RISK_CHURN = 0.5  # "at risk" in lists: more likely than not to buy nothing in 90 days
 
 
-CALL_CANDIDATES = 200
-
-
 def customers_worth_calling(business: Business, limit: int = 5):
-    """Valuable customers who are slipping away (recommended action "win back": tier A/B
-    with a high churn risk), ranked by the value at stake (predicted value × churn risk,
-    annotated as `value_at_stake`), with their customer.
+    """Valuable customers who are slipping away (recommended action "win back"), ranked by
+    the stored value at stake (predicted value × churn risk), with their customer: the
+    Today screen's "worth a call now". Read in order from the (business, value at stake)
+    index."""
+    from .models import Action
 
-    Ranked among the CALL_CANDIDATES most valuable of them (read in order from the
-    (business, action, predicted value) index), so the screen stays fast at any size."""
-    from django.db.models import ExpressionWrapper, F, FloatField
-
-    from .models import Action, CustomerScore
-
-    candidates = (
-        CustomerScore.objects.for_business(business)
-        .filter(action=Action.WIN_BACK)
-        .order_by("-predicted_clv")
-        .values("pk")[:CALL_CANDIDATES]
-    )
     return (
-        CustomerScore.objects.for_business(business)
-        .filter(pk__in=candidates)
-        .exclude(customer__status__in=[Customer.Status.BLOCKED, Customer.Status.LOST])
-        .annotate(
-            value_at_stake=ExpressionWrapper(
-                F("predicted_clv") * F("churn_risk"), output_field=FloatField()
-            )
-        )
-        .select_related("customer")
-        .order_by("-value_at_stake", "-id")[:limit]
+        _ranked_by_stake(business)
+        .filter(action=Action.WIN_BACK)
+        .exclude(customer__status__in=[Customer.Status.BLOCKED, Customer.Status.LOST])[:limit]
     )
 
 
@@ -203,3 +218,20 @@ def customer_list_page(
     unscored = narrowed(Customer.objects.for_business(business)).filter(score__isnull=True)
     start = max(0, offset - scored_total)
     return rows + list(unscored.order_by("-id")[start : start + limit - len(rows)])
+
+
+def _ranked_by_stake(business: Business):
+    from .models import CustomerScore
+
+    return (
+        CustomerScore.objects.for_business(business)
+        .filter(frequency__gt=0, value_at_stake__gt=0)
+        .select_related("customer", "run")
+        .order_by("-value_at_stake", "customer_id")
+    )
+
+
+def customers_to_call(business: Business, limit: int = 20):
+    """Who to call first: scored buyers ranked by what the shop stands to lose (predicted
+    value × chance not to come back), not by risk alone. For the Today screen and admin."""
+    return _ranked_by_stake(business)[: max(0, min(int(limit), 500))]

@@ -267,7 +267,15 @@ XW_SCORING = {
     "horizon_months": env.int("XW_SCORING_HORIZON_MONTHS", default=12),
     "discount_rate_annual": env.float("XW_SCORING_DISCOUNT_RATE", default=0.10),
     "min_repeat_customers": env.int("XW_SCORING_MIN_REPEAT_CUSTOMERS", default=20),
-    "loyalty_weights": {"repeat": 0.3, "tenure": 0.2, "p_alive": 0.3, "satisfaction": 0.2},
+    # Churn risk = chance of no purchase in this many days (docs/scoring.md).
+    "churn_window_days": env.int("XW_SCORING_CHURN_WINDOW_DAYS", default=90),
+    # Purchase model: bgnbd, mbgnbd, or auto (the better on the shop's own last window).
+    "model": env("XW_SCORING_MODEL", default="auto"),
+    # Scale predictions by the shop's month-of-year pattern (needs 2 years of history).
+    "seasonality": env.bool("XW_SCORING_SEASONALITY", default=True),
+    # Each run also checks the previous window's predictions against what happened.
+    "self_check": env.bool("XW_SCORING_SELF_CHECK", default=True),
+    "loyalty_weights": {"returning": 0.70, "repeat": 0.15, "tenure": 0.05, "satisfaction": 0.10},
 }
 # Staff time in interactions counts in the cost to serve at this rate (money per hour).
 XW_STAFF_COST_PER_HOUR = env.float("XW_STAFF_COST_PER_HOUR", default=30.0)

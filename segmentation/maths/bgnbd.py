@@ -15,6 +15,15 @@ CDNOW reproduction (tests/segmentation/test_maths_cdnow.py): calibration purchas
 (so a customer first buying on 1997-01-01 has T = 272/7 = 38.857 weeks, as in Hardie's
 ``cdnow_customers_summary`` file), same-day purchases merged, gives the paper's
 r = 0.243, alpha = 4.414, a = 0.793, b = 2.426 and LL = -9582.43.
+
+``modified=True`` everywhere selects the MBG/NBD variant (Batislam, Denizel & Filiztekin
+2007): a customer may also drop out right after the FIRST purchase, so P(alive) < 1 for
+one-time buyers too. Given alive, its dropout posterior is Beta(a, b+x+1) instead of
+Beta(a, b+x): every formula is BG/NBD's with ``b + x - 1`` read as ``b + x`` and the
+``x > 0`` condition dropped.
+
+:func:`p_no_purchase` is the owner's "churn risk": the chance of no purchase in the next
+``tau``: (1 - P(alive)) + P(alive) ((alpha+T)/(alpha+T+tau))^(r+x), defined for everybody.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ __all__ = [
     "fit",
     "log_likelihood",
     "p_alive",
+    "p_no_purchase",
 ]
 
 
@@ -114,18 +124,26 @@ def _log_odds_dead(
     x: NDArray[np.float64],
     t_x: NDArray[np.float64],
     big_t: NDArray[np.float64],
+    modified: bool = False,
 ) -> NDArray[np.float64]:
-    """ln[a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)] for x > 0, -inf for x == 0."""
+    """ln[a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)] for x > 0, -inf for x == 0
+    (MBG/NBD: ln[a/(b+x) ...] for every x)."""
     r, alpha, a, b = params
-    pos = x > 0
-    bx1 = np.where(pos, b + x - 1.0, 1.0)
+    shift = 1.0 if modified else 0.0
+    pos = np.ones(x.shape, dtype=np.bool_) if modified else x > 0
+    bx1 = np.where(pos, b + x - 1.0 + shift, 1.0)
     # log1p keeps precision when T - t_x is small relative to alpha + t_x.
     d = np.log(a) - np.log(bx1) + (r + x) * np.log1p((big_t - t_x) / (alpha + t_x))
     return np.where(pos, d, -np.inf)
 
 
 def log_likelihood(
-    params: ParamsLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    params: ParamsLike,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    *,
+    modified: bool = False,
 ) -> NDArray[np.float64]:
     """Per-customer log-likelihood (paper eq. 6), finite for all valid inputs."""
     p = _params(params)
@@ -135,23 +153,57 @@ def log_likelihood(
         special.gammaln(r + x)
         - special.gammaln(r)
         + r * np.log(alpha)
-        + special.betaln(a, b + x)
+        + special.betaln(a, b + x + (1.0 if modified else 0.0))
         - special.betaln(a, b)
     )
     a3 = -(r + x) * np.log(alpha + bt)
-    return head + a3 + np.logaddexp(0.0, _log_odds_dead(p, x, tx, bt))
+    return head + a3 + np.logaddexp(0.0, _log_odds_dead(p, x, tx, bt, modified))
 
 
 def p_alive(
-    params: ParamsLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    params: ParamsLike,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    *,
+    modified: bool = False,
 ) -> NDArray[np.float64]:
-    """P(customer still active at T | x, t_x, T) (paper eq. 11); exactly 1 when x == 0.
+    """P(customer still active at T | x, t_x, T) (paper eq. 11); exactly 1 when x == 0
+    (BG/NBD only: the MBG/NBD lets one-time buyers drop out too).
 
     Computed as expit(-log_odds) so it stays in [0, 1] even for x = 10000.
     """
     p = _params(params)
     x, tx, bt = _clean(frequency, recency, T)
-    return special.expit(-_log_odds_dead(p, x, tx, bt))
+    return special.expit(-_log_odds_dead(p, x, tx, bt, modified))
+
+
+def p_no_purchase(
+    params: ParamsLike,
+    tau: ArrayLike,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    *,
+    modified: bool = False,
+) -> NDArray[np.float64]:
+    """P(no purchase in (T, T+tau] | x, t_x, T): the churn risk owners can check.
+
+    Dead customers never buy; an alive one buys as a Poisson process whose rate has the
+    posterior Gamma(r+x, alpha+T), and (in both variants) can only drop out right after a
+    purchase, so it makes none in the window with probability ((alpha+T)/(alpha+T+tau))^(r+x).
+    For fixed x, it never falls as the last purchase gets older (t_x down or T up).
+    ``tau`` may be an effective (season-scaled) window length; it broadcasts.
+    """
+    p = _params(params)
+    r, alpha, _a, _b = p
+    x, tx, bt = _clean(frequency, recency, T)
+    tt = np.maximum(np.asarray(tau, dtype=np.float64), 0.0)
+    if not np.isfinite(tt).all():
+        raise ValueError("tau must be finite")
+    alive = special.expit(-_log_odds_dead(p, x, tx, bt, modified))
+    stay_silent = np.exp(-(r + x) * np.log1p(tt / (alpha + bt)))
+    return np.clip((1.0 - alive) + alive * stay_silent, 0.0, 1.0)
 
 
 # From this a on, hyp2f1 overflows (near-homogeneous dropout) and the dropout posterior is
@@ -173,16 +225,37 @@ def _expected_quadrature(
     E_p[(1 - (1 + p s)^-(r+x)) / p], s = t / (alpha+T): a smooth, bounded integrand.
 
     * a >= 30: 8-node Gauss rule of Beta(a, b+x) itself (Golub-Welsch).
-    * otherwise (hyp2f1 failed, e.g. x = 0 and a + b < 1): 64 Gauss-Legendre nodes over
-      the Beta quantile u (p = betaincinv(a, b+x, u)) after u = (1 - cos(pi v)) / 2, which
-      tames the endpoints; ~1e-9 typical relative error against a 400-node reference.
+    * otherwise (hyp2f1 failed, e.g. x = 0 and a + b < 1): Gauss-Legendre nodes over the
+      Beta quantile u (p = betaincinv(a, b+x, u)) after u = (1 - cos(pi v)) / 2, which
+      tames the endpoints. 64 nodes (< 1e-7 relative error against the closed form) while
+      (r+x) s <= 30; beyond, the integrand turns from (r+x) s to 1/p inside the posterior's
+      bulk and 64 nodes were off by up to 3e-5 (the closed form, checked against adaptive
+      quadrature to 1e-12, was right), so those rows get 256 nodes (< 1e-6).
     """
+    r, alpha, a, _b = params
+    if a >= _QUAD_MIN_A:
+        return _quadrature_rows(params, t, x, big_t, None)
+    sharp = (r + x) * t / (alpha + big_t) > _SHARP_KS
+    out = np.empty(x.shape)
+    for rows, rule in ((~sharp, _QUANTILE_NODES), (sharp, _QUANTILE_NODES_FINE)):
+        if rows.any():
+            out[rows] = _quadrature_rows(params, t[rows], x[rows], big_t[rows], rule)
+    return out
+
+
+def _quadrature_rows(
+    params: tuple[float, float, float, float],
+    t: NDArray[np.float64],
+    x: NDArray[np.float64],
+    big_t: NDArray[np.float64],
+    rule: tuple[NDArray[np.float64], NDArray[np.float64]] | None,
+) -> NDArray[np.float64]:
     r, alpha, a, b = params
     ux, ix = np.unique(x, return_inverse=True)
-    if a >= _QUAD_MIN_A:
+    if rule is None:
         nodes, weights = _beta_gauss_rules(a, b + ux, 8)
     else:
-        u_v, u_w = _QUANTILE_NODES
+        u_v, u_w = rule
         nodes = special.betaincinv(a, (b + ux)[:, None], u_v[None, :])
         weights = np.broadcast_to(u_w, nodes.shape)
     s = t / (alpha + big_t)
@@ -238,6 +311,8 @@ def _quantile_nodes(n: int = 64) -> tuple[NDArray[np.float64], NDArray[np.float6
 
 
 _QUANTILE_NODES = _quantile_nodes()
+_QUANTILE_NODES_FINE = _quantile_nodes(256)
+_SHARP_KS = 30.0
 
 
 def expected_purchases(
@@ -246,6 +321,8 @@ def expected_purchases(
     frequency: ArrayLike,
     recency: ArrayLike,
     T: ArrayLike,
+    *,
+    modified: bool = False,
 ) -> NDArray[np.float64]:
     """Expected number of transactions in (T, T+t] given (x, t_x, T) (paper eq. 10).
 
@@ -256,9 +333,13 @@ def expected_purchases(
     hyp2f1 is non-finite or breaks 0 <= E[Y|alive] <= (r+x) t/(alpha+T), the value comes
     from quadrature instead (see ``_expected_quadrature``). Results are always finite and
     >= 0. ``t`` broadcasts against the customer arrays (e.g. shape (k, 1)).
+    MBG/NBD: the same given-alive expectation with b + 1 (posterior Beta(a, b+x+1)).
     """
-    p = _params(params)
-    r, alpha, a, b = p
+    p_in = _params(params)
+    r, alpha, a, b = p_in
+    if modified:
+        b += 1.0
+    p = (r, alpha, a, b)
     x, tx, bt = _clean(frequency, recency, T)
     tt = np.maximum(np.asarray(t, dtype=np.float64), 0.0)
     if not np.isfinite(tt).all():
@@ -284,7 +365,7 @@ def expected_purchases(
         cond = np.array(cond, dtype=np.float64)  # writable, also for 0-d input
         cond[bad] = _expected_quadrature(p, tt[bad], x[bad], bt[bad])
     cond = np.where(np.isfinite(cond), cond, 0.0)
-    alive = special.expit(-_log_odds_dead(p, x, tx, bt))
+    alive = special.expit(-_log_odds_dead(p_in, x, tx, bt, modified))
     return alive * np.clip(cond, 0.0, upper)
 
 
@@ -298,6 +379,8 @@ def fit(
     T: ArrayLike,
     weights: ArrayLike | None = None,
     penalizer: float = 0.0,
+    *,
+    modified: bool = False,
 ) -> BGNBDFit:
     """Maximum-likelihood fit of (r, alpha, a, b); never raises on degenerate data.
 
@@ -328,7 +411,7 @@ def fit(
     n = round(n_total)
     if x.size == 0 or n_total < 2:
         return _failed("fewer than 2 customers: too little data to fit 4 parameters", n, 0.0)
-    if not (x > 0).any():
+    if not (x > 0).any() and not modified:
         return _failed("no repeat purchases: the dropout process cannot be estimated", n, 0.0)
     if not np.isfinite(penalizer) or penalizer < 0:
         raise ValueError("penalizer must be finite and >= 0")
@@ -350,10 +433,12 @@ def fit(
     wx = np.bincount(ix, weights=wr, minlength=ux.size)  # weight per distinct x
     w_T = np.bincount(i_t, weights=wr, minlength=u_t.size)  # weight per distinct T
     wx_T = np.bincount(i_t, weights=wr * xr, minlength=u_t.size)  # sum of w*x per T
-    pos = xr > 0
+    shift = 1.0 if modified else 0.0
+    pos = np.ones(xr.shape, dtype=np.bool_) if modified else xr > 0
     p_ix, p_it, p_iT, p_w, p_x = ix[pos], it[pos], i_t[pos], wr[pos], xr[pos]
-    uxpos = ux > 0
-    bx1_shift = np.where(uxpos, ux - 1.0, 0.0)
+    uxpos = np.ones(ux.shape, dtype=np.bool_) if modified else ux > 0
+    bx1_shift = np.where(uxpos, ux - 1.0 + shift, 0.0)
+    uxb = ux + shift  # Beta(a, b + x) (MBG/NBD: b + x + 1) in the head
 
     def negll(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         r, alpha, a, b = np.exp(theta)
@@ -362,14 +447,14 @@ def fit(
             special.gammaln(r + ux)
             - special.gammaln(r)
             + r * np.log(alpha)
-            + special.betaln(a, b + ux)
+            + special.betaln(a, b + uxb)
             - special.betaln(a, b)
         )
         bx1 = b + bx1_shift  # b + x - 1 for x > 0 (b elsewhere, unused)
         dr_x = special.digamma(r + ux) - special.digamma(r) + np.log(alpha)
         psi_ab = special.digamma(a + b)
-        da_x = psi_ab - special.digamma(a + b + ux)
-        db_x = psi_ab + special.digamma(b + ux) - special.digamma(b) - special.digamma(a + b + ux)
+        da_x = psi_ab - special.digamma(a + b + uxb)
+        db_x = psi_ab + special.digamma(b + uxb) - special.digamma(b) - special.digamma(a + b + uxb)
         # Per distinct T: -(r+x) ln(alpha+T) summed over all rows.
         l_tu = np.log(alpha + u_t)
         inv_tu = 1.0 / (alpha + u_t)

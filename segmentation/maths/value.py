@@ -29,14 +29,18 @@ TIER_B_SHARE = 0.30
 TENURE_SATURATION_DAYS = 730.0
 
 #: Default weights of the loyalty blend (normalised by their sum, so only ratios matter).
+#: "returning" (the chance to come back in the churn window) carries most of the weight:
+#: the blend must rank who comes back at least as well as days-since-last-visit alone, and
+#: repeat rate and tenure alone rank it worse (a long-standing regular who left keeps both).
 DEFAULT_LOYALTY_WEIGHTS: dict[str, float] = {
-    "repeat": 0.30,
-    "tenure": 0.20,
-    "p_alive": 0.30,
-    "satisfaction": 0.20,
+    "returning": 0.70,
+    "repeat": 0.15,
+    "tenure": 0.05,
+    "satisfaction": 0.10,
 }
 
-#: Churn risk (1 - P(alive)) at or above which a valuable customer needs winning back.
+#: Churn risk (P(no purchase in the window)) at or above which a valuable customer needs
+#: winning back.
 CHURN_RISK_THRESHOLD = 0.5
 
 #: (code, English label) of recommended actions.
@@ -84,26 +88,26 @@ def value_tiers(net_value: ArrayLike) -> NDArray[np.str_]:
 def loyalty_components(
     repeat_rate: ArrayLike,
     tenure_days: ArrayLike,
-    p_alive: ArrayLike,
+    returning: ArrayLike,
     satisfaction: ArrayLike,
 ) -> dict[str, NDArray[np.float64]]:
     """The four loyalty components, each normalised to [0, 1]:
 
+    * ``returning``: the chance to come back within the churn window (1 - churn risk);
     * ``repeat``: repeat transactions / transactions (x / (x + 1)), clipped to [0, 1];
     * ``tenure``: min(days since first purchase / 730, 1), so loyalty saturates at 2 years;
-    * ``p_alive``: BG/NBD P(alive), clipped to [0, 1];
     * ``satisfaction``: feedback mapped to [0, 1] by the caller (e.g. NPS 0-10 / 10);
       NaN = no feedback -> neutral 0.5.
-    Non-finite repeat/tenure/p_alive count as 0.
+    Non-finite repeat/tenure/returning count as 0.
     """
     rep = np.clip(np.nan_to_num(_f(repeat_rate), nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
     ten = np.nan_to_num(_f(tenure_days), nan=0.0, posinf=TENURE_SATURATION_DAYS, neginf=0.0)
     ten = np.clip(ten / TENURE_SATURATION_DAYS, 0.0, 1.0)
-    pa = np.clip(np.nan_to_num(_f(p_alive), nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+    ret = np.clip(np.nan_to_num(_f(returning), nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
     sat = _f(satisfaction)
     sat = np.clip(np.where(np.isnan(sat), 0.5, sat), 0.0, 1.0)
-    rep, ten, pa, sat = np.broadcast_arrays(rep, ten, pa, sat)
-    return {"repeat": rep, "tenure": ten, "p_alive": pa, "satisfaction": sat}
+    ret, rep, ten, sat = np.broadcast_arrays(ret, rep, ten, sat)
+    return {"returning": ret, "repeat": rep, "tenure": ten, "satisfaction": sat}
 
 
 def _weights(weights: Mapping[str, float] | None) -> dict[str, float]:
@@ -124,17 +128,17 @@ def _weights(weights: Mapping[str, float] | None) -> dict[str, float]:
 def loyalty_score(
     repeat_rate: ArrayLike,
     tenure_days: ArrayLike,
-    p_alive: ArrayLike,
+    returning: ArrayLike,
     satisfaction: ArrayLike,
     weights: Mapping[str, float] | None = None,
 ) -> NDArray[np.float64]:
     """0-100 weighted mean of the components of :func:`loyalty_components`.
 
-    ``weights`` (keys repeat, tenure, p_alive, satisfaction; missing keys take the default)
+    ``weights`` (keys returning, repeat, tenure, satisfaction; missing keys take the default)
     are normalised by their sum, so the score is a transparent weighted average x 100.
     """
     w = _weights(weights)
-    comp = loyalty_components(repeat_rate, tenure_days, p_alive, satisfaction)
+    comp = loyalty_components(repeat_rate, tenure_days, returning, satisfaction)
     total = sum(w.values())
     score = sum(w[k] * comp[k] for k in DEFAULT_LOYALTY_WEIGHTS) / total
     return np.clip(100.0 * score, 0.0, 100.0)

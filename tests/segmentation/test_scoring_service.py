@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from customers.models import Purchase
 from segmentation import services
-from segmentation.models import CustomerScore, ScoringRun
+from segmentation.models import CustomerScore, ScoreDraft, ScoringRun
 from segmentation.services import scoring_run_execute
 from tests.segmentation.conftest import make_history, snapshot
 
@@ -46,8 +46,8 @@ def test_failed_write_leaves_previous_scores_intact(tea, tea_history):
     before = snapshot(tea.business)
     real_replace = services._scores_replace
 
-    def replace_then_fail(business, columns):
-        real_replace(business, columns)  # old rows deleted, new ones written…
+    def replace_then_fail(business, run, names):
+        real_replace(business, run, names)  # old rows deleted, new ones written…
         raise RuntimeError("disk")  # …then the run dies before commit
 
     with (
@@ -59,6 +59,7 @@ def test_failed_write_leaves_previous_scores_intact(tea, tea_history):
     failed = ScoringRun.objects.get(as_of=AS_OF)
     assert failed.status == ScoringRun.Status.FAILED
     assert "disk" in failed.error
+    assert not ScoreDraft.objects.exists()  # a failed run leaves no drafts behind
 
 
 def test_as_of_uses_only_history_up_to_that_day(tea, tea_history):
@@ -88,7 +89,7 @@ def test_small_business_falls_back_and_says_so(salon):
     assert run.status == ScoringRun.Status.SUCCEEDED
     assert run.parameters["bgnbd_fitted"] is False
     assert run.parameters["bgnbd_source"] in ("prior", "pooled")
-    assert any("fallback" in w for w in run.warnings)
+    assert any(w["code"] == "purchase_model_fallback_few_repeaters" for w in run.warnings)
 
 
 def test_business_with_one_customer_and_none(salon, tea):
@@ -163,10 +164,20 @@ def test_backtest_command_reports_predicted_and_actual(tea, tea_history, capsys,
     assert "合计" in chinese
     assert "冠军客户" in chinese or "忠诚客户" in chinese
     rows = out.read_text().splitlines()
-    assert rows[0] == "customer_id,segment,predicted,actual"
+    assert rows[0] == "customer_id,segment,churn_risk,predicted,actual"
     assert len(rows) == len(tea_history) + 1
-    actual_total = sum(int(r.split(",")[3]) for r in rows[1:])
+    actual_total = sum(int(r.split(",")[4]) for r in rows[1:])
     assert actual_total > 0
+    assert "AUC" in text
+    assert "days since last visit alone" in text
+    # The figures are kept with a backtest run, shown on the run's admin page.
+    kept = ScoringRun.objects.filter(trigger=ScoringRun.Trigger.BACKTEST).first()
+    figures = kept.backtest
+    assert len(figures["churn"]["deciles"]) == 10
+    assert figures["purchases"]["actual_total"] == actual_total
+    assert 0 <= figures["churn"]["auc"] <= 1
+    assert 0 <= figures["recency_baseline"]["brier"] <= 1
+    assert sum(d["customers"] for d in figures["churn"]["deciles"]) == figures["customers"]
 
 
 def test_feedback_feeds_loyalty_and_complaints_cost_to_serve(tea, tea_history):
@@ -215,8 +226,8 @@ def test_export_scores_writes_the_documented_columns_safely(tea, tea_history, tm
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == [
         "customer_no", "phone", "name", "recency_days", "frequency", "monetary", "rfm_segment",
-        "p_alive", "churn_risk", "expected_purchases_90d", "predicted_clv", "net_value",
-        "value_tier", "loyalty_score", "action",
+        "p_alive", "churn_risk", "churn_words", "expected_purchases_90d", "predicted_clv",
+        "net_value", "value_tier", "loyalty_score", "action", "value_at_stake", "explanation",
     ]  # fmt: skip
     assert len(rows) == len(tea_history)
     first = next(r for r in rows if r["customer_no"] == "007")
@@ -224,3 +235,6 @@ def test_export_scores_writes_the_documented_columns_safely(tea, tea_history, tm
     stored = CustomerScore.objects.get(customer=tea_history[0])
     assert first["value_tier"] == stored.value_tier
     assert float(first["churn_risk"]) == pytest.approx(stored.churn_risk)
+    assert first["churn_words"].startswith("chance not to come back in 90 days: ")
+    assert first["churn_words"].endswith(" %")
+    assert first["explanation"]
