@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from customers.importing.columns import register_kind
 from customers.importing.parsing import CellError, parse_amount, text_parser
+from customers.importing.reading import ImportFileError
 from customers.importing.pipeline import (
     CHUNK,
     NEW,
@@ -94,8 +95,17 @@ class MemberBalanceImporter(BaseImporter):
     def check(self) -> None:
         self._run(write=False)
 
-    def apply(self) -> None:
+    def write(self) -> None:
+        """The pipeline's write pass, in its one transaction, after `prepare` (= `check`)
+        found no blocking error. Rows are counted again from zero; a row the ledger still
+        refuses blocks the file and the transaction is rolled back (all or nothing)."""
+        report = self.report
+        report.counts = dict.fromkeys(report.counts, 0)
+        report.errors, report.preview = [], []
+        report.error_rows = report.error_count = report.customers_created = 0
         self._run(write=True)
+        if report.blocked:
+            raise ImportFileError(_("A row could not be written, so nothing was written."))
 
     def _run(self, *, write: bool) -> None:
         self.require_columns(
