@@ -146,3 +146,38 @@ def programme_report(business: Business, *, point_value: Decimal) -> ProgrammeRe
         coupons_expired=coupons["expired"],
         per_staff=per_staff,
     )
+
+
+def with_card_summary(customers: QuerySet) -> QuerySet:
+    """Customers annotated with their member card's open visits and coupons, in the same
+    query (a screen's query budget): `card_visits_left`, `card_packages`, `card_coupons`
+    (None / 0 without a card). Open means what `open_visit_packages` / `open_coupons` mean."""
+    from django.db.models import IntegerField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    now = timezone.now()
+    packages = (
+        VisitPackage.objects.filter(account__customer=OuterRef("pk"), visits_left__gt=0)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by()
+        .values("account")
+    )
+    coupons = (
+        Coupon.objects.filter(
+            account__customer=OuterRef("pk"), uses_left__gt=0, expires_at__gt=now
+        )
+        .order_by()
+        .values("account")
+    )
+
+    def one(qs, aggregate):
+        return Coalesce(
+            Subquery(qs.annotate(n=aggregate).values("n")[:1], output_field=IntegerField()),
+            Value(0),
+        )
+
+    return customers.annotate(
+        card_visits_left=one(packages, Sum("visits_left")),
+        card_packages=one(packages, Count("id")),
+        card_coupons=one(coupons, Count("id")),
+    )
