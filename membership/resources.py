@@ -16,7 +16,6 @@ from django.utils.translation import gettext_lazy
 
 from customers.importing.columns import register_kind
 from customers.importing.parsing import CellError, parse_amount, text_parser
-from customers.importing.reading import ImportFileError
 from customers.importing.pipeline import (
     CHUNK,
     NEW,
@@ -26,6 +25,7 @@ from customers.importing.pipeline import (
     chunked,
     register_importer,
 )
+from customers.importing.reading import ImportFileError
 from customers.models import Customer
 
 from .models import LedgerOperation, MemberAccount

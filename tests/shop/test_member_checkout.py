@@ -38,14 +38,13 @@ def test_sale_form_offers_the_card_to_a_member_only(client_for, tea, member, tea
     assert "¥120.00" in html  # stored value, paid + bonus
     for name in ("stored_value", "visit_package", "points", "coupon"):
         assert f'name="{name}"' in html, name
-    assert "洗车10次" in html and "满100减20" in html
+    assert "洗车10次" in html
+    assert "满100减20" in html
     plain = client.get(reverse("shop:sale"), {"customer": tea_day["regular"].pk})
     assert 'name="stored_value"' not in plain.content.decode()
 
 
-def test_member_pays_from_stored_value_earns_points_once_on_a_double_tap(
-    client_for, tea, member
-):
+def test_member_pays_from_stored_value_earns_points_once_on_a_double_tap(client_for, tea, member):
     client = client_for(tea.staff)
     post = {"key": _key(client, member.customer), "customer": member.customer_id,
             "amount": "60", "stored_value": "60", "items": "龙井"}  # fmt: skip
@@ -117,7 +116,8 @@ def test_customer_card_shows_the_member_card(client_for, tea, member):
     html = client_for(tea.staff).get(reverse("shop:customer", args=[member.customer_id]))
     html = html.content.decode()
     assert member.card_no in html
-    assert "¥120.00" in html and "paid ¥100.00 + bonus ¥20.00" in html
+    assert "¥120.00" in html
+    assert "paid ¥100.00 + bonus ¥20.00" in html
     visits = html.split("Visits left</dt><dd>")[1].split("</dd>")[0]
     assert visits.startswith("10<span>1 package")
     assert "Coupons</dt><dd>1</dd>" in html
