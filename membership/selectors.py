@@ -163,9 +163,7 @@ def with_card_summary(customers: QuerySet) -> QuerySet:
         .values("account")
     )
     coupons = (
-        Coupon.objects.filter(
-            account__customer=OuterRef("pk"), uses_left__gt=0, expires_at__gt=now
-        )
+        Coupon.objects.filter(account__customer=OuterRef("pk"), uses_left__gt=0, expires_at__gt=now)
         .order_by()
         .values("account")
     )

@@ -270,9 +270,11 @@ def _member_checkout(request, account, data):
         items=data.get("items") or "",
     )
     money = {k: _money(request, Decimal(result[k])) for k in ("due", "paid_stored_value")}
-    summary = _(
-        "Due %(due)s, paid from the card %(card)s, points earned: %(earned)d."
-    ) % {"due": money["due"], "card": money["paid_stored_value"], "earned": result["points_earned"]}
+    summary = _("Due %(due)s, paid from the card %(card)s, points earned: %(earned)d.") % {
+        "due": money["due"],
+        "card": money["paid_stored_value"],
+        "earned": result["points_earned"],
+    }
     if result["replayed"]:
         messages.info(request, _("This sale was already recorded.") + " " + summary)
     else:
