@@ -17,7 +17,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.views import LoginView, redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -39,6 +39,9 @@ from feedback.qr import qr_svg
 from feedback.services import business_link_url, feedback_reply
 from membership import selectors as member_selectors
 from membership import services as member_services
+from reports import selectors as report_selectors
+from reports.presenting import present as present_report
+from reports.weeks import parse_week, week_label
 from segmentation import selectors as score_selectors
 from segmentation.models import Action, Segment, Tier
 
@@ -684,6 +687,42 @@ def owner(request):
         "since": monday,
     }
     return render(request, "shop/owner.html", context)
+
+
+REPORT_WEEKS_LISTED = 12
+
+
+@member_view(owner_only=True)
+@require_GET
+def reports(request, week: str = ""):
+    """The stored weekly reports (issue 14): the latest, or the week asked for, shown with the
+    reports app's own body template; the recent weeks listed, earlier ones browsable."""
+    week_start = None
+    if week:
+        try:
+            week_start = parse_week(week)
+        except ValueError as exc:
+            raise Http404(_("No such week.")) from exc
+    report = report_selectors.stored_report(request.business, week_start)
+    if report is None and week_start is not None:
+        raise Http404(_("No report for this week."))
+    context = {
+        "screen": "owner",
+        "report_weeks": [
+            {"label": week_label(w), "start": w}
+            for w in report_selectors.stored_report_weeks(
+                request.business, limit=REPORT_WEEKS_LISTED
+            )
+        ],
+    }
+    if report is not None:
+        report.business = request.business  # the same row, already loaded: no second query
+        earlier, later = report_selectors.report_neighbours(report)
+        context.update(present_report(report))
+        for row in context["at_stake"]:
+            row["card_url"] = reverse("shop:customer", args=[row["customer_id"]])
+        context.update({"earlier": earlier, "later": later})
+    return render(request, "shop/report.html", context)
 
 
 @member_view(owner_only=True)
