@@ -179,3 +179,36 @@ def with_card_summary(customers: QuerySet) -> QuerySet:
         card_packages=one(packages, Count("id")),
         card_coupons=one(coupons, Count("id")),
     )
+
+
+def stored_value_weeks(
+    business: Business, weeks: list[tuple[datetime, datetime]]
+) -> list[dict[str, Decimal]]:
+    """Stored value per [start, end) period, in one query over the ledger: what the cards
+    held at the period's end (`outstanding`, paid + bonus), its `change` over the period,
+    paid value `topped_up` (top-ups and opening balances), `bonus_given`, and `spent` from
+    cards. The same definitions as `programme_report`, over any periods (the weekly report)."""
+    from django.db.models import F
+
+    money = F("principal") + F("bonus")
+    aggregates: dict[str, Any] = {}
+    for i, (start, end) in enumerate(weeks):
+        period = Q(created_at__gte=start, created_at__lt=end)
+        aggregates[f"out{i}"] = Sum(money, filter=Q(created_at__lt=end))
+        aggregates[f"chg{i}"] = Sum(money, filter=period)
+        aggregates[f"top{i}"] = Sum(
+            "principal", filter=period & Q(kind__in=(Kind.TOP_UP, Kind.OPENING))
+        )
+        aggregates[f"bon{i}"] = Sum("bonus", filter=period & Q(kind__in=(Kind.BONUS, Kind.OPENING)))
+        aggregates[f"spe{i}"] = Sum("value", filter=period & Q(kind=Kind.SPEND))
+    sums = LedgerEntry.objects.for_business(business).aggregate(**aggregates) if weeks else {}
+    return [
+        {
+            "outstanding": sums[f"out{i}"] or ZERO,
+            "change": sums[f"chg{i}"] or ZERO,
+            "topped_up": sums[f"top{i}"] or ZERO,
+            "bonus_given": sums[f"bon{i}"] or ZERO,
+            "spent": sums[f"spe{i}"] or ZERO,
+        }
+        for i in range(len(weeks))
+    ]
