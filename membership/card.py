@@ -48,7 +48,7 @@ def card_path(account: MemberAccount) -> str:
 
 
 def card_url(account: MemberAccount, request=None) -> str:
-    base = getattr(settings, "XW_PUBLIC_BASE_URL", None)
+    base = settings.XW_PUBLIC_BASE_URL
     if base or request is None:
         return (base or DEFAULT_PUBLIC_BASE_URL).rstrip("/") + card_path(account)
     return request.build_absolute_uri(card_path(account))

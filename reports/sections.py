@@ -36,7 +36,7 @@ def register_report_section(section: Section) -> None:
 
 
 def report_sections() -> list[Section]:
-    configured = [import_string(path) for path in getattr(settings, "XW_REPORT_SECTIONS", [])]
+    configured = [import_string(path) for path in settings.XW_REPORT_SECTIONS]
     return [*configured, *REPORT_SECTIONS]
 
 

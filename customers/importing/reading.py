@@ -39,11 +39,11 @@ _ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")
 
 def max_rows() -> int:
     """The most data rows one file may have (settings.XW_IMPORT_MAX_ROWS)."""
-    return int(getattr(settings, "XW_IMPORT_MAX_ROWS", 1_000_000))
+    return int(settings.XW_IMPORT_MAX_ROWS)
 
 
-def _mb(name: str, default: int) -> int:
-    return int(getattr(settings, name, default)) * 1024 * 1024
+def _mb(megabytes: int) -> int:
+    return int(megabytes) * 1024 * 1024
 
 
 def _too_many_rows() -> ImportFileError:
@@ -180,7 +180,7 @@ def _field_limit() -> int:
     """Python's csv stops at fields over 131,072 characters with a bare error. Let long
     fields through (bounded by the upload size) so that each column's own length limit
     reports them as row errors."""
-    return max(csv.field_size_limit(), int(getattr(settings, "IMPORT_MAX_UPLOAD_MB", 200)) << 20)
+    return max(csv.field_size_limit(), int(settings.IMPORT_MAX_UPLOAD_MB) << 20)
 
 
 def _open_csv(source: Source, score: Scorer) -> Table:
@@ -256,8 +256,8 @@ def check_xlsx_limits(source: Source) -> int:
     one by one, so both are measured first, from the zip directory and by counting <row>
     tags while streaming each sheet through zlib (declared sizes bound what zipfile unpacks).
     Returns the largest sheet's number of rows."""
-    limit_total = _mb("XW_IMPORT_XLSX_MAX_UNCOMPRESSED_MB", 1024)
-    limit_strings = _mb("XW_IMPORT_XLSX_MAX_SHARED_STRINGS_MB", 64)
+    limit_total = _mb(settings.XW_IMPORT_XLSX_MAX_UNCOMPRESSED_MB)
+    limit_strings = _mb(settings.XW_IMPORT_XLSX_MAX_SHARED_STRINGS_MB)
     with _binary(source) as fh:
         try:
             archive = zipfile.ZipFile(fh)
