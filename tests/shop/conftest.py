@@ -89,7 +89,3 @@ def tea_day(tea):
         "follow_up": follow_up,
         "feedback": feedback,
     }
-
-
-# The browser tests of the app share the admin browser tests' Chromium fixtures.
-from tests.browser.conftest import browser, new_page, screens  # noqa: E402, F401
