@@ -146,3 +146,69 @@ def programme_report(business: Business, *, point_value: Decimal) -> ProgrammeRe
         coupons_expired=coupons["expired"],
         per_staff=per_staff,
     )
+
+
+def with_card_summary(customers: QuerySet) -> QuerySet:
+    """Customers annotated with their member card's open visits and coupons, in the same
+    query (a screen's query budget): `card_visits_left`, `card_packages`, `card_coupons`
+    (None / 0 without a card). Open means what `open_visit_packages` / `open_coupons` mean."""
+    from django.db.models import IntegerField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    now = timezone.now()
+    packages = (
+        VisitPackage.objects.filter(account__customer=OuterRef("pk"), visits_left__gt=0)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .order_by()
+        .values("account")
+    )
+    coupons = (
+        Coupon.objects.filter(account__customer=OuterRef("pk"), uses_left__gt=0, expires_at__gt=now)
+        .order_by()
+        .values("account")
+    )
+
+    def one(qs, aggregate):
+        return Coalesce(
+            Subquery(qs.annotate(n=aggregate).values("n")[:1], output_field=IntegerField()),
+            Value(0),
+        )
+
+    return customers.annotate(
+        card_visits_left=one(packages, Sum("visits_left")),
+        card_packages=one(packages, Count("id")),
+        card_coupons=one(coupons, Count("id")),
+    )
+
+
+def stored_value_weeks(
+    business: Business, weeks: list[tuple[datetime, datetime]]
+) -> list[dict[str, Decimal]]:
+    """Stored value per [start, end) period, in one query over the ledger: what the cards
+    held at the period's end (`outstanding`, paid + bonus), its `change` over the period,
+    paid value `topped_up` (top-ups and opening balances), `bonus_given`, and `spent` from
+    cards. The same definitions as `programme_report`, over any periods (the weekly report)."""
+    from django.db.models import F
+
+    money = F("principal") + F("bonus")
+    aggregates: dict[str, Any] = {}
+    for i, (start, end) in enumerate(weeks):
+        period = Q(created_at__gte=start, created_at__lt=end)
+        aggregates[f"out{i}"] = Sum(money, filter=Q(created_at__lt=end))
+        aggregates[f"chg{i}"] = Sum(money, filter=period)
+        aggregates[f"top{i}"] = Sum(
+            "principal", filter=period & Q(kind__in=(Kind.TOP_UP, Kind.OPENING))
+        )
+        aggregates[f"bon{i}"] = Sum("bonus", filter=period & Q(kind__in=(Kind.BONUS, Kind.OPENING)))
+        aggregates[f"spe{i}"] = Sum("value", filter=period & Q(kind=Kind.SPEND))
+    sums = LedgerEntry.objects.for_business(business).aggregate(**aggregates) if weeks else {}
+    return [
+        {
+            "outstanding": sums[f"out{i}"] or ZERO,
+            "change": sums[f"chg{i}"] or ZERO,
+            "topped_up": sums[f"top{i}"] or ZERO,
+            "bonus_given": sums[f"bon{i}"] or ZERO,
+            "spent": sums[f"spe{i}"] or ZERO,
+        }
+        for i in range(len(weeks))
+    ]

@@ -9,7 +9,11 @@ class ReportsConfig(AppConfig):
     def ready(self) -> None:
         from customers.signals import demo_seeded
 
+        from .member_cards import member_card_section
         from .receivers import demo_report
+        from .sections import register_report_section
 
         # The demo businesses get last week's report (customers never imports reports).
         demo_seeded.connect(demo_report, dispatch_uid="reports.demo_report")
+        # Member-card figures: reports may import membership, which sits below it.
+        register_report_section(member_card_section)

@@ -297,9 +297,10 @@ def present(report: WeeklyReport) -> dict:
     for section in data.get("sections", []):
         sections.append(
             {
-                "title": section.get("title", ""),
+                # Titles and labels are stored as msgids: shown in the reader's language.
+                "title": _(section["title"]) if section.get("title") else "",
                 "rows": [
-                    _row(r["label"], r["values"], r.get("kind", "count"), fmt)
+                    _row(_(r["label"]), r["values"], r.get("kind", "count"), fmt)
                     for r in section.get("rows", [])
                 ],
             }

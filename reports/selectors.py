@@ -531,6 +531,16 @@ def stored_report(business: Business | None, week_start: date | None = None):
     return qs.order_by("-week_start").first()
 
 
+def stored_report_weeks(business: Business, limit: int = 12) -> list[date]:
+    """The weeks (Mondays) of `business`'s ready reports, latest first, at most `limit`."""
+    return list(
+        WeeklyReport.objects.for_business(business)
+        .filter(status=WeeklyReport.Status.READY)
+        .order_by("-week_start")
+        .values_list("week_start", flat=True)[:limit]
+    )
+
+
 def report_neighbours(report: WeeklyReport) -> tuple[WeeklyReport | None, WeeklyReport | None]:
     """(earlier, later) ready reports of the same business, for browsing week by week."""
     qs = WeeklyReport.objects.for_business(report.business_id).filter(

@@ -54,11 +54,39 @@ class SaleForm(forms.Form):
         label=_("Served by (optional)"), required=False, coerce=int, empty_value=None
     )
 
-    def __init__(self, *args, business=None, **kwargs):
+    def __init__(self, *args, business=None, account=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["served_by"].choices = team_choices(business)
         if not self.is_bound:
             self.initial.setdefault("key", uuid.uuid4())
+        self.account = account
+        if account is not None:
+            self._add_member_fields(account)
+
+    def _add_member_fields(self, account) -> None:
+        """Paying with the member card: the choices are the card's own open packages and
+        coupons (membership's selectors), so another card's are not valid choices."""
+        from membership.selectors import open_coupons, open_visit_packages
+        from membership.services import POINTS_MAX
+
+        self.fields["amount"].label = _("Amount (before discounts; 0 for a visit only)")
+        self.fields["stored_value"] = forms.DecimalField(
+            label=_("Pay from the card"), required=False, min_value=Decimal("0"),
+            max_value=AMOUNT_MAX, max_digits=12, decimal_places=2,
+            widget=forms.TextInput(attrs=NUMERIC),
+        )  # fmt: skip
+        self.fields["visit_package"] = forms.ModelChoiceField(
+            label=_("Use a visit of"), required=False, empty_label="—",
+            queryset=open_visit_packages(account).order_by("expires_at", "pk"),
+        )  # fmt: skip
+        self.fields["points"] = forms.IntegerField(
+            label=_("Points to redeem"), required=False, min_value=0, max_value=POINTS_MAX,
+            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+        )  # fmt: skip
+        self.fields["coupon"] = forms.ModelChoiceField(
+            label=_("Coupon"), required=False, empty_label="—",
+            queryset=open_coupons(account).order_by("expires_at", "pk"),
+        )  # fmt: skip
 
     def clean(self):
         data = super().clean()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from functools import wraps
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,6 +37,11 @@ from feedback import selectors as feedback_selectors
 from feedback.models import Feedback
 from feedback.qr import qr_svg
 from feedback.services import business_link_url, feedback_reply
+from membership import selectors as member_selectors
+from membership import services as member_services
+from reports import selectors as report_selectors
+from reports.presenting import present as present_report
+from reports.weeks import parse_week, week_label
 from segmentation import selectors as score_selectors
 from segmentation.models import Action, Segment, Tier
 
@@ -193,6 +199,9 @@ def today(request):
 def search(request):
     term = request.GET.get("q", "")[:64]
     results = list(customer_selectors.customer_search(request.business, term))
+    card = member_selectors.account_by_card_no(request.business, term)
+    if card is not None and all(c.pk != card.customer_id for c in results):
+        results.insert(0, card.customer)  # a member card number typed or scanned
     context = {"screen": "search", "q": term, "results": results}
     return _render(request, "shop/search.html", context, partial="shop/partials/results.html")
 
@@ -207,11 +216,14 @@ def sale(request):
     raw_customer = request.POST.get("customer") or request.GET.get("customer")
     if raw_customer:
         customer = _customer(request, raw_customer)
+    account = _member_account(request, customer) if customer else None
     if request.method == "POST":
-        form = forms.SaleForm(request.POST, business=business)
+        form = forms.SaleForm(request.POST, business=business, account=account)
         if form.is_valid():
             data = form.cleaned_data
             try:
+                if account is not None:
+                    return _member_checkout(request, account, data)
                 purchase, created, customer = _record_sale(request, data, customer)
             except ValidationError as exc:
                 for field, errors in getattr(
@@ -232,10 +244,58 @@ def sale(request):
     else:
         initial = {"customer": customer.pk} if customer else {}
         initial["served_by"] = str(request.user.pk)
-        form = forms.SaleForm(business=business, initial=initial)
+        form = forms.SaleForm(business=business, initial=initial, account=account)
         status = 200
-    context = {"screen": "sale", "form": form, "customer": customer}
+    context = {"screen": "sale", "form": form, "customer": customer, "account": account}
+    if account is not None:
+        context["card"] = _card_figures(request, account)
     return render(request, "shop/sale.html", context, status=status)
+
+
+def _member_account(request, customer):
+    """The customer's member card, or None (scoped to the business like every read)."""
+    return member_selectors.accounts_for(request.business).filter(customer=customer).first()
+
+
+def _card_figures(request, account) -> dict:
+    return {
+        "card_no": account.card_no,
+        "level": account.level.name if account.level else "",
+        "stored_value": _money(request, account.principal + account.bonus),
+        "principal": _money(request, account.principal),
+        "bonus": _money(request, account.bonus),
+        "points": account.points,
+    }
+
+
+def _member_checkout(request, account, data):
+    """A member's sale: membership's checkout records the purchase and every ledger entry in
+    one transaction; the form's key is the ledger's idempotency key (a double tap replays)."""
+    result = member_services.checkout(
+        account=account,
+        amount=data["amount"],
+        key=str(data["key"]),
+        actor=request.user,
+        stored_value=data.get("stored_value") or Decimal("0"),
+        visit_package=data.get("visit_package"),
+        points=data.get("points") or 0,
+        coupon=data.get("coupon"),
+        items=data.get("items") or "",
+    )
+    money = {k: _money(request, Decimal(result[k])) for k in ("due", "paid_stored_value")}
+    summary = _("Due %(due)s, paid from the card %(card)s, points earned: %(earned)d.") % {
+        "due": money["due"],
+        "card": money["paid_stored_value"],
+        "earned": result["points_earned"],
+    }
+    if result["replayed"]:
+        messages.info(request, _("This sale was already recorded.") + " " + summary)
+    else:
+        messages.success(
+            request,
+            _("Sale recorded for %(name)s.") % {"name": account.customer.name} + " " + summary,
+        )
+    return redirect("shop:customer", pk=account.customer_id)
 
 
 def _record_sale(request, data, customer):
@@ -331,8 +391,21 @@ def _card_context(request, customer, **extra) -> dict:
         "follow_up_form": forms.FollowUpForm(business=business, today=today),
     }
     context.update(_timeline_context(customer, 1))
+    context.update(_member_card_context(request, customer))
     context.update(extra)
     return context
+
+
+def _member_card_context(request, customer) -> dict:
+    """The member card on the customer card: balances, visits left, points, coupons."""
+    try:
+        account = customer.member_account
+    except Customer.member_account.RelatedObjectDoesNotExist:
+        return {"card": None}
+    card = _card_figures(request, account)
+    for name in ("card_visits_left", "card_packages", "card_coupons"):
+        card[name.removeprefix("card_")] = getattr(customer, name, 0)
+    return {"card": card}
 
 
 def _timeline_context(customer, page: int) -> dict:
@@ -348,10 +421,10 @@ def _timeline_context(customer, page: int) -> dict:
 @member_view
 @require_GET
 def customer(request, pk: int):
-    customer = _get(
-        Customer.objects.for_business(request.business).select_related("score", "assigned_to"),
-        pk,
+    customers = Customer.objects.for_business(request.business).select_related(
+        "score", "assigned_to", "member_account__level"
     )
+    customer = _get(member_selectors.with_card_summary(customers), pk)
     return render(request, "shop/customer.html", _card_context(request, customer))
 
 
@@ -622,6 +695,42 @@ def owner(request):
         "since": monday,
     }
     return render(request, "shop/owner.html", context)
+
+
+REPORT_WEEKS_LISTED = 12
+
+
+@member_view(owner_only=True)
+@require_GET
+def reports(request, week: str = ""):
+    """The stored weekly reports (issue 14): the latest, or the week asked for, shown with the
+    reports app's own body template; the recent weeks listed, earlier ones browsable."""
+    week_start = None
+    if week:
+        try:
+            week_start = parse_week(week)
+        except ValueError as exc:
+            raise Http404(_("No such week.")) from exc
+    report = report_selectors.stored_report(request.business, week_start)
+    if report is None and week_start is not None:
+        raise Http404(_("No report for this week."))
+    context = {
+        "screen": "owner",
+        "report_weeks": [
+            {"label": week_label(w), "start": w}
+            for w in report_selectors.stored_report_weeks(
+                request.business, limit=REPORT_WEEKS_LISTED
+            )
+        ],
+    }
+    if report is not None:
+        report.business = request.business  # the same row, already loaded: no second query
+        earlier, later = report_selectors.report_neighbours(report)
+        context.update(present_report(report))
+        for row in context["at_stake"]:
+            row["card_url"] = reverse("shop:customer", args=[row["customer_id"]])
+        context.update({"earlier": earlier, "later": later})
+    return render(request, "shop/report.html", context)
 
 
 @member_view(owner_only=True)

@@ -181,3 +181,54 @@ def wait_until(predicate, timeout: float = 60.0, interval: float = 0.2, what: st
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+# Browser fixtures (Playwright with Debian's Chromium), shared by every package's browser
+# tests: ONE session-wide Playwright, since a second sync Playwright in the same thread fails
+# ("Sync API inside the asyncio loop").
+from pathlib import Path  # noqa: E402
+
+from tests.browsing import CHROMIUM, CHROMIUM_ARGS, SCREENS, need_chromium  # noqa: E402
+from tests.browsing import PHONE_VIEWPORT as MOBILE_VIEWPORT  # noqa: E402
+
+DEFAULT_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="session")
+def browser():
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """new_page(locale=None, accept_language=None) -> a page in a fresh 390x844 context."""
+    contexts = []
+
+    def make(locale: str | None = None, accept_language: str | None = None):
+        options: dict = {"viewport": MOBILE_VIEWPORT, "device_scale_factor": 1}
+        if locale:
+            options["locale"] = locale
+        if accept_language:
+            options["extra_http_headers"] = {"Accept-Language": accept_language}
+        context = browser.new_context(**options)
+        context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def screens() -> Path:
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    return SCREENS
