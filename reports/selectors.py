@@ -249,18 +249,16 @@ def _follow_up_figures(business, weeks) -> dict:
 
 
 def value_at_stake_top(business: Business, limit: int = TOP_AT_STAKE) -> list[dict]:
-    """The customers with the most value at stake (predicted value × churn risk), highest
-    first. wip/score stores CustomerScore.value_at_stake; until then it is computed here."""
-    stake = Cast("predicted_clv", FloatField()) * F("churn_risk")
+    """The customers with the most value at stake (predicted value × churn risk, stored with
+    each score), highest first."""
     rows = (
         CustomerScore.objects.for_business(business)
         .exclude(customer__status__in=[Customer.Status.BLOCKED, Customer.Status.LOST])
-        .annotate(stake=stake)
-        .filter(stake__gt=0)
-        .order_by("-stake", "customer_id")
+        .filter(value_at_stake__gt=0)
+        .order_by("-value_at_stake", "customer_id")
         .values(
             "customer_id", "customer__name", "customer__phone", "value_tier", "rfm_segment",
-            "churn_risk", "predicted_clv", "recency_days", "stake",
+            "churn_risk", "predicted_clv", "recency_days", "value_at_stake",
         )[:limit]
     )  # fmt: skip
     return [
@@ -273,7 +271,7 @@ def value_at_stake_top(business: Business, limit: int = TOP_AT_STAKE) -> list[di
             "churn_risk": round(r["churn_risk"], 4),
             "predicted_value": _money(r["predicted_clv"]),
             "recency_days": r["recency_days"],
-            "at_stake": _money(Decimal(str(r["stake"]))),
+            "at_stake": _money(r["value_at_stake"]),
         }
         for r in rows
     ]

@@ -44,9 +44,9 @@ from reports.presenting import present as present_report
 from reports.weeks import parse_week, week_label
 from segmentation import selectors as score_selectors
 from segmentation.models import Action, Segment, Tier
+from segmentation.wording import churn_phrase, plain_explanation
 
 from . import forms
-from .wording import plain_explanation
 
 PAGE = 30
 TIMELINE_PAGE = 20
@@ -175,7 +175,7 @@ def today(request):
             }
         )
     calling = [
-        {"score": s, "customer": s.customer, "reason": plain_explanation(s)}
+        {"score": s, "customer": s.customer, "reason": plain_explanation(s, business)}
         for s in score_selectors.customers_worth_calling(business, limit=5)
     ]
     follow_ups = list(customer_selectors.follow_ups_open(business, until=day)[:20])
@@ -380,7 +380,8 @@ def _card_context(request, customer, **extra) -> dict:
         "screen": "customer",
         "customer": customer,
         "score": score,
-        "sentence": plain_explanation(score),
+        "sentence": plain_explanation(score, request.business),
+        "churn": churn_phrase(score) if score else "",
         "action": action,
         "sms_text": sms_text,
         "total_spent": _money(request, totals["total"] or 0),

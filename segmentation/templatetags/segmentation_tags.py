@@ -3,6 +3,7 @@ from django import template
 from accounts.tenancy import business_for
 
 from ..selectors import segment_tier_counts
+from ..wording import churn_phrase as _churn_phrase
 
 register = template.Library()
 
@@ -16,3 +17,9 @@ def segment_chart(context):
     for row in rows:
         row["pct"] = {t: (n * 100.0 / biggest if biggest else 0) for t, n in row["tiers"].items()}
     return {"rows": rows, "business": business}
+
+
+@register.filter
+def churn_phrase(score) -> str:
+    """The owner's words for churn risk: "chance not to come back in 90 days: 82 %"."""
+    return _churn_phrase(score)
