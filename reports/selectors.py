@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db.models import BigIntegerField, Count, F, FloatField, Func, Max, Min, Q
+from django.db.models import BigIntegerField, Count, FloatField, Func, Max, Min, Q
 from django.db.models.functions import Cast
 
 from accounts.models import Business
