@@ -15,6 +15,7 @@ from django.utils import timezone
 from scipy import optimize
 from scipy.special import expit
 
+from accounts.db import refresh_planner_statistics
 from accounts.models import Business
 from feedback.selectors import satisfaction_by_customer
 
@@ -230,6 +231,7 @@ def scoring_run_execute(
             duration_s=round(time.perf_counter() - started, 3),
         )
         raise
+    refresh_planner_statistics(CustomerScore._meta.db_table)
     return run
 
 

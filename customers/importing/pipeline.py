@@ -22,7 +22,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.db import is_database_busy
+from accounts.db import is_database_busy, refresh_planner_statistics
 from accounts.models import Business
 
 from .columns import CUSTOMERS, LABELS, PURCHASES, ColumnMap, header_scorer, map_headers
@@ -284,6 +284,15 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, IntegrityError) or is_database_busy(exc)
 
 
+def _refresh_statistics(kind: str) -> None:
+    from ..models import Customer, Purchase
+
+    tables = [Customer._meta.db_table]
+    if kind == PURCHASES:
+        tables.append(Purchase._meta.db_table)
+    refresh_planner_statistics(*tables)
+
+
 def import_file(
     source: Source,
     *,
@@ -364,5 +373,7 @@ def import_file(
                 importer.cleanup()
             table.close()
             report.seconds = round(time.perf_counter() - started, 3)
+        if report.written:
+            _refresh_statistics(kind)
         return report
     raise AssertionError("unreachable")  # pragma: no cover
