@@ -10,9 +10,9 @@ from django.urls import reverse
 
 from membership.services import coupon_issue, visit_package_sell
 from reports.services import weekly_report_build
+from tests.browser.test_shop_app import LANGS, LAYOUT_JS, VIEWPORTS, _axe_serious, _log_in
 from tests.membership.conftest import open_card, products  # noqa: F401
 from tests.reports.conftest import NOW, WEEK, known_week  # noqa: F401
-from tests.shop.test_browser import LANGS, LAYOUT_JS, VIEWPORTS, _axe_serious, _log_in
 
 pytestmark = [pytest.mark.browser]
 
