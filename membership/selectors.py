@@ -25,7 +25,7 @@ def accounts_for(business: Business) -> QuerySet[MemberAccount]:
 
 def account_by_card_no(business: Business, card_no: str) -> MemberAccount | None:
     card_no = (card_no or "").strip()[:20]
-    if not card_no:
+    if not card_no or "\x00" in card_no:  # PostgreSQL text cannot hold NUL: no such card
         return None
     return accounts_for(business).filter(card_no=card_no).first()
 

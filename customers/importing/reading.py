@@ -42,8 +42,8 @@ def max_rows() -> int:
     return int(settings.XW_IMPORT_MAX_ROWS)
 
 
-def _mb(name: str, default: int) -> int:
-    return int(getattr(settings, name)) * 1024 * 1024
+def _mb(megabytes: int) -> int:
+    return int(megabytes) * 1024 * 1024
 
 
 def _too_many_rows() -> ImportFileError:
@@ -256,8 +256,8 @@ def check_xlsx_limits(source: Source) -> int:
     one by one, so both are measured first, from the zip directory and by counting <row>
     tags while streaming each sheet through zlib (declared sizes bound what zipfile unpacks).
     Returns the largest sheet's number of rows."""
-    limit_total = _mb("XW_IMPORT_XLSX_MAX_UNCOMPRESSED_MB", 1024)
-    limit_strings = _mb("XW_IMPORT_XLSX_MAX_SHARED_STRINGS_MB", 64)
+    limit_total = _mb(settings.XW_IMPORT_XLSX_MAX_UNCOMPRESSED_MB)
+    limit_strings = _mb(settings.XW_IMPORT_XLSX_MAX_SHARED_STRINGS_MB)
     with _binary(source) as fh:
         try:
             archive = zipfile.ZipFile(fh)

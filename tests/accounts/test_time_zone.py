@@ -57,7 +57,8 @@ def test_scoring_a_business_with_a_stored_bad_zone_runs_and_says_so(tea):
     run = scoring_run_execute(business=business, as_of=date(2025, 12, 31))
     assert run.status == ScoringRun.Status.SUCCEEDED
     assert run.customers_scored > 0
-    warning = next(w for w in run.warnings if "Asia/Shangai" in w)
+    warning = next(w for w in run.warnings if w["code"] == "time_zone_invalid")
+    assert warning["params"]["zone"] == "Asia/Shangai"
     assert "Asia/Shanghai" in translate_warning(warning)
     # And without an as-of date (today in the business's zone).
     assert scoring_run_execute(business=business).status == ScoringRun.Status.SUCCEEDED

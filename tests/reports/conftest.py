@@ -45,6 +45,9 @@ def score(customer, run, **values) -> CustomerScore:
         value_tier="C", loyalty_score=50.0, action="maintain",
     )  # fmt: skip
     defaults.update(values)
+    # Stored by the scoring run: predicted value × churn risk.
+    stake = defaults["predicted_clv"] * Decimal(str(defaults["churn_risk"]))
+    defaults.setdefault("value_at_stake", stake.quantize(Decimal("0.01")))
     return CustomerScore.objects.create(
         business=customer.business, customer=customer, run=run, **defaults
     )

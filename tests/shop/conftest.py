@@ -45,6 +45,11 @@ def give_score(customer, **values) -> CustomerScore:
         "action": Action.WIN_BACK,
     }
     fields.update(values)
+    # Stored by the scoring run: predicted value × churn risk.
+    fields.setdefault(
+        "value_at_stake",
+        (fields["predicted_clv"] * Decimal(str(fields["churn_risk"]))).quantize(Decimal("0.01")),
+    )
     return CustomerScore.objects.create(
         business_id=customer.business_id, customer=customer, run=run, **fields
     )

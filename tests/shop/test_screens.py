@@ -129,7 +129,8 @@ def test_customer_card_plain_words_actions_and_timeline(client_for, tea, tea_day
         PurchaseFactory(customer=regular, amount=Decimal(n + 1), items=f"item{n}")
     client = client_for(tea.staff)
     html = client.get(reverse("shop:customer", args=[regular.pk])).content.decode()
-    assert "comes about every 3 weeks, last came 9 weeks ago — likely slipping away" in html
+    assert "Comes about every 3 weeks, last came 9 weeks ago — likely slipping away." in html
+    assert "chance not to come back in 90 days: 80 %" in html
     assert 'href="tel:+8613800138000"' in html
     assert "sms:+8613800138000?body=" in html
     assert 'data-id="wangfang88"' in html
