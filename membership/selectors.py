@@ -48,10 +48,7 @@ def recent_entries(account: MemberAccount, limit: int = 20) -> QuerySet[LedgerEn
 
 
 def business_zone(business: Business) -> ZoneInfo:
-    try:
-        return ZoneInfo(business.time_zone)
-    except (KeyError, ValueError):
-        return ZoneInfo("Asia/Shanghai")
+    return business.zone
 
 
 def month_start(business: Business, now: datetime | None = None) -> datetime:
@@ -81,10 +78,6 @@ class ProgrammeReport:
     @property
     def outstanding(self) -> Decimal:
         return self.outstanding_principal + self.outstanding_bonus
-
-    @property
-    def coupon_redemption_rate(self) -> float | None:
-        return self.coupons_redeemed / self.coupons_issued if self.coupons_issued else None
 
 
 def programme_report(business: Business, *, point_value: Decimal) -> ProgrammeReport:

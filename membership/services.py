@@ -865,10 +865,6 @@ def points_expire(*, business: Business, now: datetime | None = None) -> int:
     return count
 
 
-def _sums(rows, key_fields: tuple[str, ...]) -> dict:
-    return {tuple(r[k] for k in key_fields): r for r in rows}
-
-
 def ledger_reconcile(*, business: Business | None = None) -> list[ReconciliationRun]:
     """Recompute every balance from its entries and compare with the cached balances.
 

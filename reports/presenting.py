@@ -14,6 +14,7 @@ from django.utils.translation import pgettext
 from customers.models import Customer
 from customers.money import format_money
 from segmentation.models import Segment, Tier
+from segmentation.wording import churn_words
 
 from .charts import bar_chart
 from .models import CostReviewDecision, WeeklyReport
@@ -111,7 +112,7 @@ def _period(data: dict) -> str:
     end = datetime.fromisoformat(data["end"]).date()
     last = date.fromordinal(end.toordinal() - 1)
     return "%s – %s" % (  # noqa: UP031
-        formats.date_format(start, "MONTH_DAY_FORMAT"),
+        formats.date_format(start, "DATE_FORMAT"),
         formats.date_format(last, "DATE_FORMAT"),
     )
 
@@ -150,7 +151,7 @@ def _at_stake_reason(row: dict, fmt: Formatter) -> str:
     parts = [
         _("Tier %(tier)s") % {"tier": row["tier"]},
         segment_label(row["segment"]),
-        _("churn risk %(risk)s") % {"risk": fmt(row["churn_risk"], "percent")},
+        churn_words(row["churn_risk"]),
     ]
     if row.get("recency_days") is not None and row["recency_days"] >= 0:
         parts.append(_("last purchase %(days)s days ago") % {"days": row["recency_days"]})

@@ -19,6 +19,7 @@ from django.db.models.functions import Cast
 from accounts.models import Business
 from customers.models import Customer, FollowUp, Interaction, Purchase
 from feedback.models import Feedback
+from feedback.selectors import nps_value
 from segmentation.models import CustomerScore
 
 from .models import WeeklyReport, WeeklyScoreSnapshot
@@ -187,11 +188,11 @@ def _feedback_figures(business, weeks) -> dict:
         week = [r for r in rows if start <= r[0] < end]
         scores = [r[1] for r in week if r[1] is not None]
         stars = [r[2] for r in week if r[2] is not None]
-        nps = None
-        if scores:
-            promoters = sum(1 for s in scores if s >= 9)
-            detractors = sum(1 for s in scores if s <= 6)
-            nps = round(100 * (promoters - detractors) / len(scores), 1)
+        groups = [Feedback.group_of(s) for s in scores]
+        promoters = groups.count(Feedback.NpsGroup.PROMOTER)
+        detractors = groups.count(Feedback.NpsGroup.DETRACTOR)
+        # The same NPS, bands and rounding as the feedback pages.
+        nps = nps_value(promoters, detractors, len(scores))
         per_week.append(
             {
                 "responses": len(week),
@@ -340,7 +341,6 @@ def _moves(business, week_start, scores) -> dict:
         if tier_step or seg_step:
             move = (cid, old_tier, tier, old_seg, seg, row[2])
             (up if (tier_step, seg_step) > (0, 0) else down).append(move)
-    names = {}
     picked = [sorted(moves, key=lambda m: (-m[5], m[0]))[:TOP_AT_STAKE] for moves in (up, down)]
     ids = [m[0] for moves in picked for m in moves]
     names = dict(

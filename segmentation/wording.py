@@ -60,9 +60,14 @@ def churn_phrase(score: Any) -> str:
         return _("not scored yet")
     if score.frequency == 0:
         return _("has not bought yet")
+    return churn_words(score.churn_risk, _window_days(score))
+
+
+def churn_words(churn_risk: float, days: int | None = None) -> str:
+    """The owner's words for a churn risk figure, wherever it is shown without its score."""
     return _("chance not to come back in %(days)d days: %(pct)s") % {
-        "days": _window_days(score),
-        "pct": percent(score.churn_risk),
+        "days": days or settings.XW_SCORING["churn_window_days"],
+        "pct": percent(churn_risk),
     }
 
 

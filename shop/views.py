@@ -11,7 +11,6 @@ import json
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from functools import wraps
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -75,10 +74,7 @@ def member_view(view=None, *, owner_only: bool = False):
 
 
 def _tz(business):
-    try:
-        return ZoneInfo(business.time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return timezone.get_current_timezone()
+    return business.zone
 
 
 def _local_now(business) -> datetime:
@@ -397,6 +393,14 @@ def _card_context(request, customer, **extra) -> dict:
     return context
 
 
+def _card_customer(request, pk) -> Customer:
+    """A customer of this business with all the card shows: score, member card and its counts."""
+    customers = Customer.objects.for_business(request.business).select_related(
+        "score", "assigned_to", "member_account__level"
+    )
+    return _get(member_selectors.with_card_summary(customers), pk)
+
+
 def _member_card_context(request, customer) -> dict:
     """The member card on the customer card: balances, visits left, points, coupons."""
     try:
@@ -405,7 +409,7 @@ def _member_card_context(request, customer) -> dict:
         return {"card": None}
     card = _card_figures(request, account)
     for name in ("card_visits_left", "card_packages", "card_coupons"):
-        card[name.removeprefix("card_")] = getattr(customer, name, 0)
+        card[name.removeprefix("card_")] = getattr(customer, name)
     return {"card": card}
 
 
@@ -422,10 +426,7 @@ def _timeline_context(customer, page: int) -> dict:
 @member_view
 @require_GET
 def customer(request, pk: int):
-    customers = Customer.objects.for_business(request.business).select_related(
-        "score", "assigned_to", "member_account__level"
-    )
-    customer = _get(member_selectors.with_card_summary(customers), pk)
+    customer = _card_customer(request, pk)
     return render(request, "shop/customer.html", _card_context(request, customer))
 
 
@@ -501,6 +502,7 @@ def add_follow_up(request, pk: int):
 
 
 def _card_invalid(request, customer, **forms_with_errors):
+    customer = _card_customer(request, customer.pk)  # with the card's figures, as on the card
     context = _card_context(request, customer, **forms_with_errors)
     context["open_form"] = next(iter(forms_with_errors))
     return render(request, "shop/customer.html", context, status=400)
