@@ -71,11 +71,10 @@ def customer_merge(*, source: Customer, target: Customer, actor: User | None) ->
 
 
 @transaction.atomic
-@transaction.atomic
-def follow_ups_mark_done(*, follow_ups: QuerySet[FollowUp]) -> int:
-    """Mark the open follow-ups among `follow_ups` done now; done ones keep their time.
+def follow_ups_mark_done(*, follow_ups: QuerySet[FollowUp], now=None) -> int:
+    """Mark the open follow-ups among `follow_ups` done (now); done ones keep their time.
     Returns how many were marked."""
-    return follow_ups.filter(done_at__isnull=True).update(done_at=timezone.now())
+    return follow_ups.filter(done_at__isnull=True).update(done_at=now or timezone.now())
 
 
 @transaction.atomic
@@ -453,14 +452,11 @@ def follow_up_create(
 
 
 def follow_up_complete(*, follow_up: FollowUp, now=None) -> FollowUp:
-    """Mark a follow-up done (again: nothing changes)."""
-    from django.utils import timezone
-
+    """Mark one follow-up done (again: nothing changes), through `follow_ups_mark_done`."""
     if follow_up.done_at is None:
         follow_up.done_at = now or timezone.now()
-        FollowUp.objects.filter(pk=follow_up.pk, done_at__isnull=True).update(
-            done_at=follow_up.done_at
-        )
+        just_this = FollowUp.objects.filter(pk=follow_up.pk)
+        follow_ups_mark_done(follow_ups=just_this, now=follow_up.done_at)
     return follow_up
 
 
