@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "feedback",
     "membership",
     "segmentation",
+    "campaigns",
     "reports",
     "django_htmx",
     "shop",
@@ -256,6 +257,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "membership.tasks.points_expire_nightly",
         "schedule": crontab(hour=3, minute=0),
     },
+    # Every 5 minutes: one planning task per business with running campaigns (automatic
+    # triggers), then one send task per due e-mail / SMS message (campaigns/tasks.py).
+    "campaigns": {
+        "task": "campaigns.tasks.campaigns_dispatch",
+        "schedule": 300.0,
+    },
     "membership-reconciliation": {
         "task": "membership.tasks.ledger_reconcile_nightly",
         "schedule": crontab(hour=3, minute=30),
@@ -289,6 +296,14 @@ XW_TEST_PAUSE_IN_CHECKOUT = 0.0
 # Feedback (docs/feedback.md)
 XW_FEEDBACK_SENDER = env("XW_FEEDBACK_SENDER", default="feedback.senders.LogSender")
 XW_FEEDBACK_LINK_DAYS = env.int("XW_FEEDBACK_LINK_DAYS", default=30)
+
+# Campaigns (docs/campaigns.md)
+# At most one campaign message per customer in this many days, across all campaigns.
+XW_CAMPAIGN_MIN_GAP_DAYS = env.int("XW_CAMPAIGN_MIN_GAP_DAYS", default=14)
+# No campaign message from this hour to that hour, in the business's own time zone.
+XW_CAMPAIGN_QUIET_HOURS = tuple(env.list("XW_CAMPAIGN_QUIET_HOURS", cast=int, default=[21, 9]))
+# The SMS provider for campaigns sent by SMS (a campaigns.senders.BaseSmsSender subclass).
+XW_SMS_SENDER = env("XW_SMS_SENDER", default="campaigns.senders.LogSmsSender")
 
 # Import limits (docs/limits.md): checked before a file is parsed.
 XW_IMPORT_MAX_ROWS = env.int("XW_IMPORT_MAX_ROWS", default=1_000_000)
