@@ -99,7 +99,7 @@ def seed_business(slug: str, *, customers: int = 300, seed: int = 7) -> Business
         elif person.marketing_consent_at is None:
             person.marketing_consent_at = person.created_at
     Customer.objects.bulk_create(people)
-    people = list(Customer.objects.filter(business=business).order_by("id"))
+    people = list(Customer.objects.for_business(business).order_by("id"))
 
     purchases, interactions, follow_ups, tag_links = [], [], [], []
     low, high = profile["price"]

@@ -11,9 +11,10 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.links import absolute_url
 from accounts.tenancy import BusinessScopedAdminMixin, business_for, is_operator
 
-from .links import absolute_url, business_token, form_path
+from .links import business_token, form_path
 from .models import Feedback, FeedbackRequest, FeedbackSettings
 from .qr import qr_png, qr_svg
 from .selectors import feedback_months

@@ -11,7 +11,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
@@ -59,17 +58,6 @@ def form_path(token: str) -> str:
     return reverse("feedback:form", args=[token])
 
 
-def public_base_url() -> str:
-    return (settings.XW_PUBLIC_BASE_URL or settings.XW_LOCAL_BASE_URL).rstrip("/")
-
-
-def absolute_url(path: str, request=None) -> str:
-    """XW_PUBLIC_BASE_URL when set; else the host of the request (admin), else this machine."""
-    if settings.XW_PUBLIC_BASE_URL or request is None:
-        return public_base_url() + path
-    return request.build_absolute_uri(path)
-
-
 def _closed(business: Business, feedback_settings: FeedbackSettings | None) -> bool:
     return not business.is_active or (
         feedback_settings is not None and not feedback_settings.enabled
@@ -88,7 +76,7 @@ def resolve_token(token: str, *, check_usable: bool = True) -> ResolvedLink:
         business = Business.objects.filter(pk=business_pk).first()
         if business is None:
             raise LinkNotFound
-        fs = FeedbackSettings.objects.filter(business=business).first()
+        fs = FeedbackSettings.objects.for_business(business).first()
         current = fs.link_version if fs else 1
         problem = ""
         if check_usable:
@@ -107,7 +95,7 @@ def resolve_token(token: str, *, check_usable: bool = True) -> ResolvedLink:
     )
     if link is None:
         raise LinkNotFound
-    fs = FeedbackSettings.objects.filter(business_id=link.business_id).first()
+    fs = FeedbackSettings.objects.for_business(link.business_id).first()
     problem = ""
     if check_usable:
         if link.used_at is not None:

@@ -16,11 +16,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.links import absolute_url
 from accounts.models import Business
 from customers.models import Customer, Purchase
 from customers.phones import normalize_phone
 
-from .links import ResolvedLink, absolute_url, business_token, form_path, new_customer_token
+from .links import ResolvedLink, business_token, form_path, new_customer_token
 from .models import REPLY_MAX, CustomerFeedbackLink, Feedback, FeedbackRequest, FeedbackSettings
 from .senders import get_sender
 
@@ -72,7 +73,7 @@ def business_link_url(*, business: Business, request=None) -> str:
 def feedback_link_renew(*, business: Business) -> FeedbackSettings:
     """A new business link: every older link and printed QR code stops working."""
     feedback_settings_for(business)
-    FeedbackSettings.objects.filter(business=business).update(link_version=F("link_version") + 1)
+    FeedbackSettings.objects.for_business(business).update(link_version=F("link_version") + 1)
     return FeedbackSettings.objects.get(business=business)
 
 

@@ -11,9 +11,10 @@ import io
 from collections.abc import Callable
 
 import segno
-from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+
+from accounts.links import absolute_url
 
 from .models import MemberAccount
 
@@ -47,10 +48,7 @@ def card_path(account: MemberAccount) -> str:
 
 
 def card_url(account: MemberAccount, request=None) -> str:
-    base = settings.XW_PUBLIC_BASE_URL
-    if base or request is None:
-        return (base or settings.XW_LOCAL_BASE_URL).rstrip("/") + card_path(account)
-    return request.build_absolute_uri(card_path(account))
+    return absolute_url(card_path(account), request)
 
 
 def account_for_token(token: str) -> MemberAccount | None:

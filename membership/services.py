@@ -107,7 +107,7 @@ def _actor_label(actor: Any, label: str) -> str:
 def programme_for(business: Business | int) -> Programme:
     """The business's programme, created with the defaults on first use."""
     business_id = getattr(business, "pk", business)
-    programme = Programme.objects.filter(business_id=business_id).first()
+    programme = Programme.objects.for_business(business_id).first()
     if programme is None:
         try:
             with transaction.atomic():
@@ -236,7 +236,7 @@ def _operation(
 
 def _operation_once(*, account, command, key, fingerprint, actor, actor_label, work):
     business_id = account.business_id
-    done = LedgerOperation.objects.filter(business_id=business_id, key=key).first()
+    done = LedgerOperation.objects.for_business(business_id).filter(key=key).first()
     if done is not None:
         if done.request_hash != fingerprint:
             raise IdempotencyConflict(key)
@@ -279,7 +279,7 @@ def _operation_once(*, account, command, key, fingerprint, actor, actor_label, w
 def _new_card_no(business_id: int) -> str:
     for _attempt in range(20):
         card_no = f"{secrets.randbelow(9 * 10**9) + 10**9}"
-        if not MemberAccount.objects.filter(business_id=business_id, card_no=card_no).exists():
+        if not MemberAccount.objects.for_business(business_id).filter(card_no=card_no).exists():
             return card_no
     raise LedgerRefused(_("Could not find a free card number; please try again."))
 
@@ -330,7 +330,7 @@ def _positive_money(value: Decimal | None, name: str, *, allow_zero: bool = Fals
 def _maybe_upgrade(account: MemberAccount) -> None:
     """Move the account up to the best automatic level it has reached (never down)."""
     levels = list(
-        MemberLevel.objects.filter(business_id=account.business_id).exclude(
+        MemberLevel.objects.for_business(account.business_id).exclude(
             reach=MemberLevel.Reach.MANUAL
         )
     )
@@ -831,9 +831,8 @@ def points_expire(*, business: Business, now: datetime | None = None) -> int:
     first). Idempotent per account and day. Returns how many accounts lost points."""
     now = now or timezone.now()
     earned = dict(
-        LedgerEntry.objects.filter(
-            business=business, points__gt=0, points_expire_at__lte=now, reverses__isnull=True
-        )
+        LedgerEntry.objects.for_business(business)
+        .filter(points__gt=0, points_expire_at__lte=now, reverses__isnull=True)
         .values("account_id")
         .annotate(s=Sum("points"))
         .values_list("account_id", "s")
@@ -841,7 +840,8 @@ def points_expire(*, business: Business, now: datetime | None = None) -> int:
     if not earned:
         return 0
     used = dict(
-        LedgerEntry.objects.filter(business=business, account_id__in=earned, points__lt=0)
+        LedgerEntry.objects.for_business(business)
+        .filter(account_id__in=earned, points__lt=0)
         .values("account_id")
         .annotate(s=Sum("points"))
         .values_list("account_id", "s")

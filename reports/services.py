@@ -14,9 +14,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from accounts.links import public_base_url
 from accounts.models import Business, Membership
 from customers.models import Customer
-from feedback.links import public_base_url
 
 from .models import (
     CostReviewDecision,

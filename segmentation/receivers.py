@@ -7,7 +7,11 @@ from .services import scoring_run_execute
 def demo_seeded(sender, business, stdout=None, **kwargs) -> None:
     """A demo business without a successful scoring run is scored now, synchronously, so the
     home page of a fresh `make run` shows scores. One that has scores is left as it is."""
-    if ScoringRun.objects.filter(business=business, status=ScoringRun.Status.SUCCEEDED).exists():
+    if (
+        ScoringRun.objects.for_business(business)
+        .filter(status=ScoringRun.Status.SUCCEEDED)
+        .exists()
+    ):
         return
     run = scoring_run_execute(business=business, trigger=ScoringRun.Trigger.COMMAND)
     if stdout is not None:

@@ -139,7 +139,7 @@ def scoring_run_queue(*, business: Business, trigger: str) -> tuple[ScoringRun, 
         status=ScoringRun.Status.QUEUED,
         started_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
     ).update(status=ScoringRun.Status.FAILED, error="never started", finished_at=now)
-    pending = ScoringRun.objects.filter(business=business, status=ScoringRun.Status.QUEUED)
+    pending = ScoringRun.objects.for_business(business).filter(status=ScoringRun.Status.QUEUED)
     run = pending.order_by("id").first()
     if run is not None:
         return run, False

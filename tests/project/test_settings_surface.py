@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from feedback.links import absolute_url, public_base_url
+from accounts.links import absolute_url, public_base_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
