@@ -359,7 +359,7 @@ class CustomerAdmin(
     def add_tag(self, request, queryset):
         name = request.POST.get("tag", "")
         try:
-            tag = customers_add_tag(
+            tag, count = customers_add_tag(
                 business=business_for(request.user) or queryset.first().business,
                 customers=queryset,
                 name=name,
@@ -368,10 +368,14 @@ class CustomerAdmin(
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return
         # Only the tag's own business's customers get it (an operator may select several).
-        count = sum(1 for customer in queryset if customer.business_id == tag.business_id)
         self.message_user(
             request,
-            _("Tag “%(tag)s” added to %(count)d customers.") % {"tag": tag, "count": count},
+            ngettext(
+                "Tag “%(tag)s” added to %(count)d customer.",
+                "Tag “%(tag)s” added to %(count)d customers.",
+                count,
+            )
+            % {"tag": tag, "count": count},
         )
 
     @admin.action(description=_("Set status of selected customers"))

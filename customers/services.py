@@ -78,7 +78,11 @@ def follow_ups_mark_done(*, follow_ups: QuerySet[FollowUp], now=None) -> int:
 
 
 @transaction.atomic
-def customers_add_tag(*, business: Business, customers: Iterable[Customer], name: str) -> Tag:
+def customers_add_tag(
+    *, business: Business, customers: Iterable[Customer], name: str
+) -> tuple[Tag, int]:
+    """Tag `business`'s customers among `customers` (others are left alone): (tag, how many
+    of them carry it now)."""
     name = name.strip()
     if not name:
         raise ValidationError(_("Type a tag name."))
@@ -89,7 +93,7 @@ def customers_add_tag(*, business: Business, customers: Iterable[Customer], name
         through.objects.filter(tag=tag, customer_id__in=ids).values_list("customer_id", flat=True)
     )
     through.objects.bulk_create([through(customer_id=i, tag=tag) for i in ids if i not in existing])
-    return tag
+    return tag, len(ids)
 
 
 def customers_set_status(*, customers, status: str) -> int:

@@ -43,7 +43,7 @@ def test_tag_message_counts_only_the_customers_tagged(tea, salon, client_for):
         follow=True,
     )
     messages = [str(m) for m in get_messages(response.wsgi_request)]
-    assert messages == ["Tag “VIP” added to 1 customers."]
+    assert messages == ["Tag “VIP” added to 1 customer."]
     assert first.tags.count() + other.tags.count() == 1
 
 
