@@ -71,9 +71,8 @@ INVALID_PHONE_LIST_MAX = 10_000
 def customers_with_invalid_phone(queryset):
     """The customers of `queryset` (already scoped to a business) whose stored phone is not
     a valid number: checked in Python with phonenumbers, Chinese mobiles once per block."""
-    from .phones import is_valid_phone
+    from .phones import cn_mobile_valid, is_valid_phone
 
-    blocks: dict[str, bool] = {}
     bad: list[int] = []
     rows = queryset.exclude(phone="").order_by().values_list("pk", "phone")
     for pk, phone in rows.iterator(chunk_size=5000):
@@ -83,10 +82,7 @@ def customers_with_invalid_phone(queryset):
             and phone[4] in "3456789"
             and phone[1:].isdigit()
         ):
-            block = phone[:10]
-            valid = blocks.get(block)
-            if valid is None:
-                valid = blocks[block] = is_valid_phone(phone)
+            valid = cn_mobile_valid(phone[3:])
         else:
             valid = is_valid_phone(phone)
         if not valid:

@@ -17,7 +17,6 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -25,7 +24,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from ..money import AMOUNT_MAX
-from ..phones import invalid_phone_error, normalize_phone
+from ..phones import cn_mobile_valid, invalid_phone_error, normalize_phone
 from .columns import normalize_header
 
 CENT = Decimal("0.01")
@@ -365,7 +364,6 @@ class Parsers:
     def __init__(self, *, region: str, time_zone: str):
         self.region = (region or "CN").upper()
         self.zone = business_zone(time_zone)
-        self._mobile_blocks: dict[str, bool] = {}
         self._phone_text = lru_cache(maxsize=1 << 18)(self._phone_uncached)
         self._when_text = lru_cache(maxsize=1 << 16)(self._when_uncached)
 
@@ -375,14 +373,7 @@ class Parsers:
         compact = text.translate(_PHONE_JUNK)
         m = _CN_MOBILE.fullmatch(compact)
         if m and (self.region == "CN" or compact[0] in "+0"):
-            # A Chinese mobile's validity depends on its first digits only (the numbering
-            # plan's blocks): asked of phonenumbers once per 7-digit block.
-            block = m[1][:7]
-            valid = self._mobile_blocks.get(block)
-            if valid is None:
-                number = phonenumbers.parse("+86" + m[1], None)
-                valid = self._mobile_blocks[block] = phonenumbers.is_valid_number(number)
-            if valid:
+            if cn_mobile_valid(m[1]):
                 return "+86" + m[1], None
             return "", invalid_phone_error(text, self.region).messages[0]
         try:
