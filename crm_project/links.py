@@ -4,13 +4,13 @@ from django.utils.translation import gettext as _
 
 
 def _feedback_link(business, request):
-    from feedback.models import FeedbackSettings
-    from feedback.services import business_link_url
+    from feedback.services import business_link_url, feedback_settings_for
 
-    settings = FeedbackSettings.objects.filter(business=business).first()
-    if settings is not None and not settings.enabled:
+    fs = feedback_settings_for(business)  # one read: whether it is on, and the link's version
+    if not fs.enabled:
         return None
-    return _("Tell us how we did"), business_link_url(business=business, request=request)
+    url = business_link_url(business=business, request=request, feedback_settings=fs)
+    return _("Tell us how we did"), url
 
 
 def wire_public_links() -> None:

@@ -65,8 +65,11 @@ def feedback_settings_for(business: Business) -> FeedbackSettings:
     return fs
 
 
-def business_link_url(*, business: Business, request=None) -> str:
-    return absolute_url(form_path(business_token(feedback_settings_for(business))), request)
+def business_link_url(
+    *, business: Business, request=None, feedback_settings: FeedbackSettings | None = None
+) -> str:
+    fs = feedback_settings or feedback_settings_for(business)
+    return absolute_url(form_path(business_token(fs)), request)
 
 
 @transaction.atomic
