@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.db import is_database_busy
 from accounts.links import absolute_url
 from accounts.models import Business
 from customers.models import Customer, Purchase
@@ -284,8 +285,7 @@ def feedback_requests_schedule_for_purchases(
         try:
             return _schedule_for_purchases(business, list(purchase_ids), now)
         except OperationalError as exc:
-            retry = getattr(exc.__cause__, "sqlstate", None) in {"40P01", "40001"}
-            if attempt == MAX_SCHEDULE_ATTEMPTS - 1 or not retry:
+            if attempt == MAX_SCHEDULE_ATTEMPTS - 1 or not is_database_busy(exc):
                 raise
             time.sleep(random.uniform(0, 0.02 * 2**attempt))
     return []  # pragma: no cover
