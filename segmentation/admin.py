@@ -88,9 +88,18 @@ class CustomerScoreInline(BusinessScopedInlineMixin, admin.StackedInline):
         match = getattr(request, "resolver_match", None)
         if obj is None and match is not None and match.url_name == "customers_customer_add":
             return False
-        if obj is not None and not CustomerScore.objects.filter(customer=obj).exists():
+        if obj is not None and not self._has_score(obj):
             return False
         return super().has_view_permission(request, obj)
+
+    @staticmethod
+    def _has_score(customer) -> bool:
+        # Asked several times per change page: one query, remembered on the customer.
+        has = getattr(customer, "_xw_has_score", None)
+        if has is None:
+            scores = CustomerScore.objects.for_business(customer.business_id)
+            has = customer._xw_has_score = scores.filter(customer=customer).exists()
+        return has
 
     def has_delete_permission(self, request, obj=None):
         return False  # scores are replaced by runs, never deleted by hand
