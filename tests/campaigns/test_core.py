@@ -384,3 +384,40 @@ def test_coupon_redemption_counts_as_the_offers_cost(tea):
     assert r.message_cost == Decimal("0.10")
     assert r.cost == Decimal("20.10")
     assert r.sent == 1
+
+
+def test_worker_send_honours_consent_block_and_cap(tea):
+    b = tea.business
+    people = customers(b, 30)
+    Customer.objects.filter(pk__in=[p.pk for p in people]).update(email="k@example.com")
+    c = campaign(b, delivery="email", control_pct=5)
+    campaign_start(campaign=c, now=NOON)
+    withdrawn, blocked, capped, *_rest = CampaignMember.objects.filter(
+        campaign=c, group="treatment"
+    ).order_by("pk")
+    Customer.objects.filter(pk=withdrawn.customer_id).update(marketing_consent=False)
+    Customer.objects.filter(pk=blocked.customer_id).update(status=Customer.Status.BLOCKED)
+    # Messaged by another campaign since entering this one.
+    other = campaign(b, name="other", delivery="email", seed=8)
+    Campaign.objects.filter(pk=other.pk).update(status="running", started_at=NOON)
+    CampaignMember.objects.create(
+        business=b, campaign=other, customer_id=capped.customer_id, group="treatment",
+        status=Status.SENT, entered_at=NOON, due_at=NOON, sent_at=NOON + timedelta(hours=1),
+    )  # fmt: skip
+    later = NOON + timedelta(hours=2)
+    for member in (withdrawn, blocked, capped):
+        assert member_send(member_id=member.pk, now=later) == (
+            CampaignMember.objects.get(pk=member.pk),
+            False,
+        )
+    reasons = dict(
+        CampaignMember.objects.filter(pk__in=[withdrawn.pk, blocked.pk, capped.pk]).values_list(
+            "pk", "reason"
+        )
+    )
+    assert reasons == {
+        withdrawn.pk: "no_consent",
+        blocked.pk: "blocked",
+        capped.pk: "frequency_cap",
+    }
+    assert mail.outbox == []
