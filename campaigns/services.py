@@ -151,7 +151,12 @@ def campaign_start(*, campaign: Campaign, now: datetime | None = None) -> int:
     if campaign.started_at is None:
         campaign.started_at = now
     if campaign.kind == Campaign.Kind.ONE_OFF and campaign.members.exists():
-        raise CampaignRefused(_("A one-off campaign is sent once."), "already_sent")
+        if campaign.status != Campaign.Status.PAUSED:
+            raise CampaignRefused(_("A one-off campaign is sent once."), "already_sent")
+        # Resuming a paused one-off sends what is left; nobody new enters.
+        campaign.status = Campaign.Status.RUNNING
+        campaign.save(update_fields=["status"])
+        return 0
     campaign.status = Campaign.Status.RUNNING
     campaign.save(update_fields=["seed", "started_at", "status"])
     return campaign_enrol_due(campaign=campaign, now=now)
