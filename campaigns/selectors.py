@@ -142,7 +142,10 @@ class Results:
         return self.extra_margin[0] - float(self.cost)
 
     def money(self, value: float | Decimal) -> str:
-        return format_money(Decimal(str(round(float(value), 2))), self.campaign.business.currency)
+        # "-¥106.67", as the weekly report writes a loss (format_money would give "¥-106.67").
+        amount = Decimal(str(round(float(value), 2)))
+        shown = format_money(abs(amount), self.campaign.business.currency)
+        return f"-{shown}" if amount < 0 else shown
 
     def figures(self) -> dict:
         """Everything the owner's words are made of, as JSON-able numbers (the weekly report
