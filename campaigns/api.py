@@ -76,6 +76,18 @@ class FiniteFloatField(serializers.FloatField):
         return value
 
 
+class StrictDecimalField(serializers.DecimalField):
+    """Money as a decimal string, as the schema says ("12.50"): a JSON number or "" is refused
+    (DRF would take "" for null and a float for a string), like text in StrictCharField."""
+
+    def validate_empty_values(self, data):
+        if data is not None and data is not serializers.empty and not isinstance(data, str):
+            self.fail("invalid")
+        if isinstance(data, str) and not data.strip():
+            self.fail("invalid")
+        return super().validate_empty_values(data)
+
+
 class BoundedDateField(serializers.DateField):
     """A day from 2000 to 2100."""
 
@@ -108,7 +120,7 @@ class AudienceSerializer(serializers.Serializer):
         min_value=0, max_value=1, required=False, allow_null=True,
         help_text=_("Churn risk at most (0 to 1)"),
     )  # fmt: skip
-    value_at_stake_min = serializers.DecimalField(
+    value_at_stake_min = StrictDecimalField(
         max_digits=12, decimal_places=2, min_value=0, max_value=AMOUNT_MAX, required=False,
         allow_null=True, help_text=_("Value at stake at least"),
     )  # fmt: skip
@@ -157,6 +169,10 @@ class CampaignSerializer(DescribedModelSerializer):
     coupon_template = ScopedPrimaryKeyRelatedField(
         queryset=CouponTemplate.objects.all(), required=False, allow_null=True,
         help_text=_("Id of a coupon template: each recipient gets this coupon on their card"),
+    )  # fmt: skip
+    cost_per_message = StrictDecimalField(
+        max_digits=10, decimal_places=2, min_value=0, max_value=100, required=False,
+        help_text=_("Cost per message"),
     )  # fmt: skip
     churn_threshold = FiniteFloatField(
         min_value=0.05, max_value=0.99, required=False,
@@ -238,16 +254,20 @@ class DifferenceOutput(serializers.Serializer):
     difference = serializers.FloatField(help_text=_("Treated minus held out, per customer"))
     half_width = serializers.FloatField(
         allow_null=True,
-        help_text=_("Of the 95 % interval; null with fewer than 10 customers in a group"),
+        help_text=_(
+            "Half-width of the interval (95 %); null with fewer than 10 customers in a group"
+        ),
     )
-    low = serializers.FloatField(allow_null=True, help_text=_("95 % interval, lower end"))
-    high = serializers.FloatField(allow_null=True, help_text=_("95 % interval, upper end"))
+    low = serializers.FloatField(allow_null=True, help_text=_("Interval (95 %), lower end"))
+    high = serializers.FloatField(allow_null=True, help_text=_("Interval (95 %), upper end"))
     significant = serializers.BooleanField(help_text=_("The interval excludes 0"))
 
 
 class TotalOutput(serializers.Serializer):
     value = serializers.FloatField(help_text=_("Difference × customers who got the message"))
-    half_width = serializers.FloatField(allow_null=True, help_text=_("Of the 95 % interval"))
+    half_width = serializers.FloatField(
+        allow_null=True, help_text=_("Half-width of the interval (95 %)")
+    )
 
 
 class ReasonOutput(serializers.Serializer):
@@ -431,7 +451,7 @@ class CampaignViewSet(
         description=_(
             "Who got the message against who was held out, over the campaign's window: share "
             "who came back, visits, revenue and margin per customer, each difference with "
-            "its 95 % interval; the incremental totals, the cost and the net, in figures and "
+            "its interval (95 %); the incremental totals, the cost and the net, in figures and "
             "in plain words."
         ),
     )

@@ -15,8 +15,7 @@ from decimal import Decimal
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import Business
 from customers.models import Purchase
@@ -339,15 +338,15 @@ def what_worked(business: Business, now: datetime | None = None) -> list[Lesson]
 
 # Why a message was not sent, in words (`CampaignMember.reason` holds the code).
 REASONS = {
-    "no_consent": _lazy("no marketing consent any more"),
-    "blocked": _lazy("customer blocked"),
-    "frequency_cap": _lazy("messaged by another campaign recently (frequency cap)"),
-    "campaign_not_running": _lazy("the campaign was not running"),
-    "unreachable": _lazy("no phone number or e-mail address"),
-    "send_failed": _lazy("sending failed"),
-    "campaign_finished": _lazy("the campaign was finished first"),
-    "campaign_ended": _lazy("the campaign's end date passed"),
-    "window_over": _lazy("the results window was over"),
+    "no_consent": gettext_lazy("no marketing consent any more"),
+    "blocked": gettext_lazy("customer blocked"),
+    "frequency_cap": gettext_lazy("messaged by another campaign recently (frequency cap)"),
+    "campaign_not_running": gettext_lazy("the campaign was not running"),
+    "unreachable": gettext_lazy("no phone number or e-mail address"),
+    "send_failed": gettext_lazy("sending failed"),
+    "campaign_finished": gettext_lazy("the campaign was finished first"),
+    "campaign_ended": gettext_lazy("the campaign's end date passed"),
+    "window_over": gettext_lazy("the results window was over"),
 }
 
 
