@@ -239,7 +239,7 @@ def campaign_results(campaign: Campaign, now: datetime | None = None) -> Results
     window = timedelta(days=campaign.window_days)
     members = list(
         CampaignMember.objects.for_business(business)
-        .filter(campaign=campaign)
+        .filter(campaign=campaign, entered_at__lte=now)  # as of `now`: a past week's report
         .values("customer_id", "group", "segment", "entered_at", "status", "reason", "coupon_id")
     )
     outcomes = _outcomes(business, members, window, now)

@@ -11,10 +11,15 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from campaigns.selectors import campaign_results
-from campaigns.services import campaign_finish, campaign_start, member_send_by_staff
+from campaigns.services import (
+    campaign_enrol_due,
+    campaign_finish,
+    campaign_start,
+    member_send_by_staff,
+)
 from reports.presenting import present
 from reports.services import report_email, weekly_report_build
-from tests.factories import PurchaseFactory
+from tests.factories import PurchaseFactory, give_score
 
 from .conftest import campaign, customers
 
@@ -105,3 +110,21 @@ def test_section_appears_in_the_email_and_the_pdf_html(tea, campaign_week):
     assert "回店有礼" in pdf_html
     assert "沙龙秘密活动" not in message.body
     assert "沙龙秘密活动" not in pdf_html
+
+
+def test_results_as_of_the_week_end_leave_out_later_entrants(tea):
+    b = tea.business
+    for p in customers(b, 30):
+        give_score(p, churn_risk=0.8)
+    c = campaign(b, kind="win_back")
+    campaign_start(campaign=c, now=local(4))
+    early = c.members.count()
+    assert early == 30
+    later = customers(b, 12, start=100)
+    for p in later:
+        give_score(p, churn_risk=0.9)
+    c.refresh_from_db()
+    enrol = campaign_enrol_due(campaign=c, now=END + timedelta(hours=3))
+    assert enrol == 12
+    assert campaign_results(c, now=END).entered == early
+    assert campaign_results(c, now=END + timedelta(hours=4)).entered == early + 12
