@@ -380,3 +380,20 @@ def test_count_view_counts_only_own_customers(tea, salon, client_for):
     customers(salon.business, 15)
     data = client_for(tea.owner).post(COUNT_URL, {}).json()
     assert data["matching"] == 0
+
+
+def test_change_page_reads_in_chinese(tea, client_for):
+    people = customers(tea.business, 40)
+    c = campaign(tea.business, control_pct=30)
+    start = timezone.now() - timedelta(days=20)
+    campaign_start(campaign=c, now=start)
+    for p in people[:15]:
+        PurchaseFactory(customer=p, occurred_at=start + timedelta(days=1), amount=Decimal("50"))
+    client = client_for(tea.owner)
+    html = client.get(change_url(c), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "回店率" in html
+    assert "对照组" in html
+    assert "已核销优惠券" in html
+    draft = campaign(tea.business, name="草稿", seed=9)
+    html = client.get(change_url(draft), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "符合条件的客户" in html
