@@ -256,3 +256,8 @@ class CampaignMember(BusinessOwned):
 
     def __str__(self) -> str:
         return f"{self.campaign} · {self.customer}"
+
+
+# Named enums in the API schema (settings.SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+CAMPAIGN_STATUS_CHOICES = Campaign.Status.choices
+CAMPAIGN_MEMBER_STATUS_CHOICES = CampaignMember.Status.choices

@@ -4,8 +4,10 @@ which kind of customer in this shop (docs/campaigns.md)."""
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -13,7 +15,7 @@ from decimal import Decimal
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import Business
 from customers.models import Purchase
@@ -139,53 +141,94 @@ class Results:
         return self.extra_margin[0] - float(self.cost)
 
     def money(self, value: float | Decimal) -> str:
-        return format_money(Decimal(str(round(float(value), 2))), self.campaign.business.currency)
+        # "-¥106.67", as the weekly report writes a loss (format_money would give "¥-106.67").
+        amount = Decimal(str(round(float(value), 2)))
+        shown = format_money(abs(amount), self.campaign.business.currency)
+        return f"-{shown}" if amount < 0 else shown
+
+    def figures(self) -> dict:
+        """Everything the owner's words are made of, as JSON-able numbers (the weekly report
+        stores these and words them in the reader's language with `summary_words`)."""
+        visits, visits_ci = self.extra_visits
+        margin, margin_ci = self.extra_margin
+        d = self.came_back
+        return {
+            "treated": self.treated,
+            "control": self.control,
+            "known": self.known,
+            "visits": visits,
+            "visits_ci": _finite(visits_ci),
+            "margin": margin,
+            "margin_ci": _finite(margin_ci),
+            "cost": f"{self.cost:.2f}",
+            "net": self.net,
+            "significant": self.margin.significant or self.visits.significant,
+            "window_complete": self.window_complete,
+            "came_back": {
+                "known": d.known,
+                "treated": d.treated_mean,
+                "control": d.control_mean,
+                "diff": d.diff,
+                "ci": _finite(d.half_width),
+            },
+        }
 
     @property
     def summary(self) -> str:
         """The result in the owner's words."""
-        if self.treated + self.control == 0:
-            return _("Nobody has entered this campaign yet.")
-        if not self.known:
-            return _(
-                "Too few customers to tell yet: %(t)d got the message and %(c)d were held out; "
-                "at least %(min)d are needed in each group."
-            ) % {"t": self.treated, "c": self.control, "min": MIN_GROUP}
-        visits, visits_ci = self.extra_visits
-        margin, margin_ci = self.extra_margin
-        words = _(
-            "The campaign brought %(visits)s extra visits (±%(visits_ci)s) and %(margin)s extra "
-            "margin (±%(margin_ci)s); it cost %(cost)s, so it earned %(net)s."
-        ) % {
-            "visits": f"{visits:+.0f}",
-            "visits_ci": f"{visits_ci:.0f}",
-            "margin": self.money(margin),
-            "margin_ci": self.money(margin_ci),
-            "cost": self.money(self.cost),
-            "net": self.money(self.net),
-        }
-        if self.margin.significant or self.visits.significant:
-            verdict = _("This is more than chance would give.")
-        else:
-            verdict = _("This could still be chance: the held-out customers did about as well.")
-        if not self.window_complete:
-            verdict += " " + _("The results window is not over yet.")
-        return f"{words} {verdict}"
+        return summary_words(self.figures(), self.money)
 
     @property
     def came_back_words(self) -> str:
-        d = self.came_back
-        if not d.known:
-            return ""
+        return came_back_words(self.figures())
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def summary_words(f: dict, money: Callable[[float], str]) -> str:
+    """A campaign's result in the owner's words, from `Results.figures()`."""
+    if f["treated"] + f["control"] == 0:
+        return _("Nobody has entered this campaign yet.")
+    if not f["known"]:
         return _(
-            "%(t).0f%% of those who got it came back, %(c).0f%% of those held out "
-            "(difference %(d)+.0f points, ±%(ci).0f)."
-        ) % {
-            "t": d.treated_mean * 100,
-            "c": d.control_mean * 100,
-            "d": d.diff * 100,
-            "ci": d.half_width * 100,
-        }
+            "Too few customers to tell yet: %(t)d got the message and %(c)d were held out; "
+            "at least %(min)d are needed in each group."
+        ) % {"t": f["treated"], "c": f["control"], "min": MIN_GROUP}
+    words = _(
+        "The campaign brought %(visits)s extra visits (±%(visits_ci)s) and %(margin)s extra "
+        "margin (±%(margin_ci)s); it cost %(cost)s, so it earned %(net)s."
+    ) % {
+        "visits": f"{f['visits']:+.0f}",
+        "visits_ci": f"{f['visits_ci']:.0f}",
+        "margin": money(f["margin"]),
+        "margin_ci": money(f["margin_ci"]),
+        "cost": money(Decimal(f["cost"])),
+        "net": money(f["net"]),
+    }
+    if f["significant"]:
+        verdict = _("This is more than chance would give.")
+    else:
+        verdict = _("This could still be chance: the held-out customers did about as well.")
+    if not f["window_complete"]:
+        verdict += " " + _("The results window is not over yet.")
+    return f"{words} {verdict}"
+
+
+def came_back_words(f: dict) -> str:
+    d = f["came_back"]
+    if not d["known"]:
+        return ""
+    return _(
+        "%(t).0f%% of those who got it came back, %(c).0f%% of those held out "
+        "(difference %(d)+.0f points, ±%(ci).0f)."
+    ) % {
+        "t": d["treated"] * 100,
+        "c": d["control"] * 100,
+        "d": d["diff"] * 100,
+        "ci": d["ci"] * 100,
+    }
 
 
 def campaign_results(campaign: Campaign, now: datetime | None = None) -> Results:
@@ -196,7 +239,7 @@ def campaign_results(campaign: Campaign, now: datetime | None = None) -> Results
     window = timedelta(days=campaign.window_days)
     members = list(
         CampaignMember.objects.for_business(business)
-        .filter(campaign=campaign)
+        .filter(campaign=campaign, entered_at__lte=now)  # as of `now`: a past week's report
         .values("customer_id", "group", "segment", "entered_at", "status", "reason", "coupon_id")
     )
     outcomes = _outcomes(business, members, window, now)
@@ -291,3 +334,71 @@ def what_worked(business: Business, now: datetime | None = None) -> list[Lesson]
             )
     lessons.sort(key=lambda lesson: (-lesson.came_back.diff, lesson.segment))
     return lessons
+
+
+# Why a message was not sent, in words (`CampaignMember.reason` holds the code).
+REASONS = {
+    "no_consent": gettext_lazy("no marketing consent any more"),
+    "blocked": gettext_lazy("customer blocked"),
+    "frequency_cap": gettext_lazy("messaged by another campaign recently (frequency cap)"),
+    "campaign_not_running": gettext_lazy("the campaign was not running"),
+    "unreachable": gettext_lazy("no phone number or e-mail address"),
+    "send_failed": gettext_lazy("sending failed"),
+    "campaign_finished": gettext_lazy("the campaign was finished first"),
+    "campaign_ended": gettext_lazy("the campaign's end date passed"),
+    "window_over": gettext_lazy("the results window was over"),
+}
+
+
+def reason_label(code: str) -> str:
+    key = (code or "").split(":")[0]
+    return str(REASONS.get(key, key or _("other")))
+
+
+def results_table(results: Results) -> list[dict[str, str]]:
+    """Treated vs held out per customer, with the difference and its 95 % interval, as text
+    for a small table (admin, app)."""
+
+    def diff(d: Difference, shown: Callable[[float], str]) -> str:
+        if not d.known:
+            return "—"
+        return f"{shown(d.diff)} ± {shown(d.half_width).lstrip('+')}"
+
+    def pct(v: float) -> str:
+        return f"{v * 100:.0f} %"
+
+    def points(v: float) -> str:
+        return _("%(v)+.1f points") % {"v": v * 100}
+
+    def visits(v: float) -> str:
+        return f"{v:.2f}"
+
+    def money(v: float) -> str:
+        return results.money(v)
+
+    def signed_money(v: float) -> str:
+        return ("-" if v < 0 else "+") + results.money(abs(v))
+
+    rows = [
+        {
+            "label": _("Customers"),
+            "treated": str(results.treated),
+            "control": str(results.control),
+            "difference": "",
+        }
+    ]
+    for label, d, shown, diff_shown in (
+        (_("Share who came back"), results.came_back, pct, points),
+        (_("Visits per customer"), results.visits, visits, lambda v: f"{v:+.2f}"),
+        (_("Revenue per customer"), results.revenue, money, signed_money),
+        (_("Margin per customer"), results.margin, money, signed_money),
+    ):
+        rows.append(
+            {
+                "label": label,
+                "treated": shown(d.treated_mean) if d.n_treated else "—",
+                "control": shown(d.control_mean) if d.n_control else "—",
+                "difference": diff(d, diff_shown),
+            }
+        )
+    return rows

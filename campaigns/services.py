@@ -104,6 +104,38 @@ def _editable(campaign: Campaign) -> None:
         raise CampaignRefused(_("This campaign has finished."), "finished")
 
 
+EDITABLE_FIELDS = (
+    "name", "kind", "audience", "message", "offer", "coupon_template", "delivery", "control_pct",
+    "window_days", "cost_per_message", "churn_threshold", "days_before", "points_threshold",
+    "ends_on",
+)  # fmt: skip
+
+
+@transaction.atomic
+def campaign_save(
+    *,
+    business: Business,
+    data: dict[str, Any],
+    instance: Campaign | None = None,
+    actor: Any = None,
+) -> Campaign:
+    """Create a campaign, or change a draft. A started campaign's message, audience and
+    control share are fixed: they are what its results measure."""
+    if instance is None:
+        instance = Campaign(business=business, created_by=actor)
+    else:
+        instance = Campaign.objects.select_for_update().get(pk=instance.pk, business=business)
+        if instance.status != Campaign.Status.DRAFT:
+            raise CampaignRefused(_("Only a draft campaign can be changed."), "not_draft")
+    for name, value in data.items():
+        if name not in EDITABLE_FIELDS:
+            raise ValueError(name)
+        setattr(instance, name, value)
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
 @transaction.atomic
 def campaign_start(*, campaign: Campaign, now: datetime | None = None) -> int:
     """Start (or resume) a campaign. A one-off campaign enrols its whole audience now; an
@@ -119,7 +151,12 @@ def campaign_start(*, campaign: Campaign, now: datetime | None = None) -> int:
     if campaign.started_at is None:
         campaign.started_at = now
     if campaign.kind == Campaign.Kind.ONE_OFF and campaign.members.exists():
-        raise CampaignRefused(_("A one-off campaign is sent once."), "already_sent")
+        if campaign.status != Campaign.Status.PAUSED:
+            raise CampaignRefused(_("A one-off campaign is sent once."), "already_sent")
+        # Resuming a paused one-off sends what is left; nobody new enters.
+        campaign.status = Campaign.Status.RUNNING
+        campaign.save(update_fields=["status"])
+        return 0
     campaign.status = Campaign.Status.RUNNING
     campaign.save(update_fields=["seed", "started_at", "status"])
     return campaign_enrol_due(campaign=campaign, now=now)

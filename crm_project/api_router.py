@@ -3,6 +3,7 @@ customers, never the reverse)."""
 
 from rest_framework.routers import DefaultRouter
 
+from campaigns.api import CampaignMemberViewSet, CampaignViewSet
 from customers.api import FollowUpViewSet, InteractionViewSet, PurchaseViewSet, TagViewSet
 from feedback.api import FeedbackViewSet
 from membership.api import LedgerEntryViewSet, LedgerOperationViewSet, MemberAccountViewSet
@@ -20,3 +21,5 @@ router.register("scoring-runs", ScoringRunViewSet, basename="scoringrun")
 router.register("member-accounts", MemberAccountViewSet, basename="memberaccount")
 router.register("ledger-entries", LedgerEntryViewSet, basename="ledgerentry")
 router.register("ledger-operations", LedgerOperationViewSet, basename="ledgeroperation")
+router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("campaign-members", CampaignMemberViewSet, basename="campaignmember")

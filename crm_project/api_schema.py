@@ -41,8 +41,8 @@ STATUS_TEXT = {
     "400": _("Invalid input: see `fields`. Nothing was written."),
     "401": _("No API key, or an invalid or revoked one."),
     "403": _(
-        "Not allowed: a read-only key writing, any key deleting, a staff member deleting "
-        "what only owners may delete."
+        "Not allowed: a read-only key writing, any key deleting, a staff member doing what "
+        "only owners may do (deleting, running campaigns)."
     ),
     "404": _("No such row in your business (another business's id included)."),
     "409": _("The external_id belongs to a different sale: nothing was written."),
@@ -56,6 +56,19 @@ STATUS_TEXT = {
 }
 
 
+# Operations that can answer 409, and what it means for each.
+CONFLICTS = {
+    "v1_purchases_create": STATUS_TEXT["409"],
+    "v1_campaigns_partial_update": _(
+        "The campaign has started: only a draft can be changed. Nothing was written."
+    ),
+    "v1_campaigns_start_create": _(
+        "The campaign has finished, or a one-off campaign was already sent: nothing changed."
+    ),
+    "v1_campaigns_pause_create": _("The campaign has finished: nothing changed."),
+}
+
+
 def _statuses(path: str, method: str, operation_id: str) -> list[str]:
     codes = ["401", "403", "429"]
     if method in ("post", "put", "patch"):
@@ -66,7 +79,7 @@ def _statuses(path: str, method: str, operation_id: str) -> list[str]:
         codes += ["400"]  # filters, page_size, cursor
     if "{" in path:
         codes += ["404"]
-    if operation_id == "v1_purchases_create":
+    if operation_id in CONFLICTS:
         codes += ["409"]
     return sorted(set(codes))
 
@@ -82,12 +95,14 @@ def add_error_responses(result, generator, request, public):
                 if parameter.get("in") == "query" and not parameter.get("required"):
                     parameter["allowEmptyValue"] = True  # an empty filter means "any"
             responses = operation.setdefault("responses", {})
-            for code in _statuses(path, method, operation.get("operationId", "")):
+            operation_id = operation.get("operationId", "")
+            for code in _statuses(path, method, operation_id):
+                text = CONFLICTS[operation_id] if code == "409" else STATUS_TEXT[code]
                 responses.setdefault(
                     code,
                     {
                         "content": {"application/json": {"schema": ref}},
-                        "description": str(STATUS_TEXT[code]),
+                        "description": str(text),
                     },
                 )
     return result

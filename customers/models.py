@@ -441,3 +441,4 @@ class ImportJob(BusinessOwned):
 
 # For the API schema's enum names (settings.SPECTACULAR_SETTINGS).
 CUSTOMER_STATUS_CHOICES = Customer.Status.choices
+CUSTOMER_SOURCE_CHOICES = Customer.Source.choices

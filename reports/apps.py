@@ -9,6 +9,7 @@ class ReportsConfig(AppConfig):
     def ready(self) -> None:
         from customers.signals import demo_seeded
 
+        from .campaigns import campaign_section
         from .member_cards import member_card_section
         from .receivers import demo_report
         from .sections import register_report_section
@@ -17,3 +18,5 @@ class ReportsConfig(AppConfig):
         demo_seeded.connect(demo_report, dispatch_uid="reports.demo_report")
         # Member-card figures: reports may import membership, which sits below it.
         register_report_section(member_card_section)
+        # Campaigns and what they earned: reports may import campaigns, which sits below it.
+        register_report_section(campaign_section)

@@ -16,6 +16,7 @@ from customers.money import format_money
 from segmentation.models import Segment, Tier
 from segmentation.wording import churn_words
 
+from .campaigns import present_campaigns
 from .charts import bar_chart
 from .models import CostReviewDecision, WeeklyReport
 from .selectors import latest_decisions
@@ -304,6 +305,12 @@ def present(report: WeeklyReport) -> dict:
                     _row(_(r["label"]), r["values"], r.get("kind", "count"), fmt)
                     for r in section.get("rows", [])
                 ],
+                # Lines in words under the figures (campaigns and what they earned).
+                "entries": (
+                    present_campaigns(section, lambda v: fmt(v, "money"))
+                    if section.get("key") == "campaigns"
+                    else []
+                ),
             }
         )
 

@@ -210,3 +210,5 @@ class ScoreDraft(ScoreValues):
 
 # For the API schema's enum names (settings.SPECTACULAR_SETTINGS).
 SCORING_RUN_STATUS_CHOICES = ScoringRun.Status.choices
+SEGMENT_CHOICES = Segment.choices
+TIER_CHOICES = Tier.choices

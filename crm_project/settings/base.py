@@ -184,6 +184,12 @@ SPECTACULAR_SETTINGS = {
         "CustomerStatusEnum": "customers.models.CUSTOMER_STATUS_CHOICES",
         "ScoringRunStatusEnum": "segmentation.models.SCORING_RUN_STATUS_CHOICES",
         "FeedbackStatusEnum": "feedback.models.FEEDBACK_STATUS_CHOICES",
+        "CampaignStatusEnum": "campaigns.models.CAMPAIGN_STATUS_CHOICES",
+        "CampaignMemberStatusEnum": "campaigns.models.CAMPAIGN_MEMBER_STATUS_CHOICES",
+        # Audiences filter by the same choices the customers and scores carry.
+        "SourceEnum": "customers.models.CUSTOMER_SOURCE_CHOICES",
+        "RfmSegmentEnum": "segmentation.models.SEGMENT_CHOICES",
+        "ValueTierEnum": "segmentation.models.TIER_CHOICES",
     },
 }
 # The bulk ingest accepts up to 1,000 purchases a request.

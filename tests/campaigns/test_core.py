@@ -134,9 +134,12 @@ def test_one_off_start_assigns_a_reproducible_random_control_group(tea):
     assert sum(g == "control" for g in again.values()) == control
     # Starting again enrols nobody twice.
     assert campaign_start(campaign=c, now=NOON) == 0
+    # Paused and resumed: what is left is sent, nobody new enters (a one-off is sent once).
     services.campaign_pause(campaign=c)
-    with pytest.raises(CampaignRefused):
-        campaign_start(campaign=c, now=NOON)
+    customers(b, 5, start=9000)
+    assert campaign_start(campaign=c, now=NOON) == 0
+    c.refresh_from_db()
+    assert c.status == Campaign.Status.RUNNING
     assert CampaignMember.objects.filter(campaign=c).count() == 1000
 
 
