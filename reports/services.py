@@ -129,13 +129,24 @@ def report_language(business: Business, user: User | None = None) -> str:
     )
 
 
-def report_email(*, report: WeeklyReport, language: str, to: list[str]) -> EmailMultiAlternatives:
+def _email_parts(report: WeeklyReport, language: str) -> tuple[str, str, str]:
     path = reverse("admin:reports_weeklyreport_change", args=[report.pk])
     with translation.override(language):
         context = {**present(report), "report_url": public_base_url() + path}
-        subject = context["subject"]
         text = render_to_string("reports/email.txt", context)
         html = render_to_string("reports/email.html", {**context, "for_mail": True})
+    return context["subject"], text, html
+
+
+def report_email(
+    *, report: WeeklyReport, language: str, to: list[str], parts: dict | None = None
+) -> EmailMultiAlternatives:
+    """The report as an e-mail in `language`. `parts` (a dict) keeps the rendered subject and
+    bodies per language, so several owners reading one language cost one rendering."""
+    cache = parts if parts is not None else {}
+    if language not in cache:
+        cache[language] = _email_parts(report, language)
+    subject, text, html = cache[language]
     message = EmailMultiAlternatives(
         subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=to
     )
@@ -150,6 +161,7 @@ def weekly_report_send(*, report: WeeklyReport) -> int:
     if report.status != WeeklyReport.Status.READY:
         return 0
     sent = 0
+    parts: dict[str, tuple[str, str, str]] = {}
     for recipient in _recipients(report.business):
         with transaction.atomic():
             _delivery, created = ReportDelivery.objects.get_or_create(
@@ -161,7 +173,9 @@ def weekly_report_send(*, report: WeeklyReport) -> int:
             if not created:
                 continue
             language = report_language(report.business, recipient.user)
-            report_email(report=report, language=language, to=[recipient.address]).send()
+            report_email(
+                report=report, language=language, to=[recipient.address], parts=parts
+            ).send()
             sent += 1
     return sent
 

@@ -29,7 +29,9 @@ def test_opted_in_owner_gets_html_and_text_once(known_week, tea, salon, mailbox)
     assert message["Subject"] == "清风茶馆：周报 2026-W10"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert "销售额: ¥350.00" in text
+    # Chinese punctuation in the Chinese text: full-width colon and brackets, no ASCII ones.
+    assert "销售额：¥350.00（上周 ¥80.00，前 4 周平均" in text
+    assert "净价值 ¥5.00 — 多次投诉" in text
     assert "比上周增长 338 %" in text
     assert "tel:+8613800000002" in text
     assert '<meta name="viewport"' in html
