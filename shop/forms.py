@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.audience import AudienceError, parse_audience
@@ -388,6 +389,13 @@ class CampaignForm(forms.ModelForm):
         low, high = CHURN_BANDS.get(data.get("churn_band") or "", (None, None))
         raw["churn_min"], raw["churn_max"] = low, high
         return {k: v for k, v in raw.items() if v not in (None, "", [])}
+
+    def _update_errors(self, errors):
+        # The model re-checks the audience; its errors belong to the form, not to a field.
+        if hasattr(errors, "error_dict") and "audience" in errors.error_dict:
+            moved = errors.error_dict.pop("audience")
+            errors.error_dict.setdefault(NON_FIELD_ERRORS, []).extend(moved)
+        super()._update_errors(errors)
 
     def clean(self):
         data = super().clean()
