@@ -329,7 +329,7 @@ class CampaignForm(forms.ModelForm):
             "ends_on",
         ]
         labels = {
-            "name": _("Name"),
+            "name": _("Campaign name"),
             "kind": _("Kind"),
             "message": _("Message"),
             "offer": _("Offer (optional)"),
