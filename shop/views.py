@@ -1046,7 +1046,7 @@ def _difference_row(label: str, d, fmt) -> dict:
         "label": label,
         "treated": fmt(d.treated_mean),
         "control": fmt(d.control_mean),
-        "diff": (fmt(d.diff, signed=True) + " ± " + fmt(d.half_width)) if d.known else "—",
+        "diff": (fmt(d.diff, signed=True), "± " + fmt(d.half_width)) if d.known else ("—", ""),
         "significant": d.significant,
     }
 
@@ -1067,7 +1067,7 @@ def _results_context(results) -> dict:
             "label": _("Customers"),
             "treated": results.treated,
             "control": results.control,
-            "diff": "",
+            "diff": ("", ""),
         },
         _difference_row(_("Came back"), results.came_back, share),
         _difference_row(_("Visits each"), results.visits, number),
@@ -1104,6 +1104,10 @@ def campaign(request, pk: int):
         "lessons": campaign_selectors.what_worked(business, now),
         "backtest": score_selectors.latest_backtest(business),
     }
+    sample = Customer.objects.for_business(business).order_by("pk").first()
+    if sample is not None:
+        code = SAMPLE_CODE if campaign.coupon_template_id else ""
+        context["preview"] = render_message(campaign, sample, code)
     if campaign.status == Campaign.Status.DRAFT:
         try:
             audience = parse_audience(campaign.audience)
