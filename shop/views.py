@@ -1046,19 +1046,24 @@ def _difference_row(label: str, d, fmt) -> dict:
         "label": label,
         "treated": fmt(d.treated_mean),
         "control": fmt(d.control_mean),
-        "diff": (fmt(d.diff, signed=True), "± " + fmt(d.half_width)) if d.known else ("—", ""),
+        "diff": (fmt(d.diff, signed=True), "± " + fmt(d.half_width, bare=True))
+        if d.known
+        else ("—", ""),
         "significant": d.significant,
     }
 
 
 def _results_context(results) -> dict:
-    def share(value, signed=False):
-        return f"{value * 100:+.0f}" if signed else f"{value * 100:.0f} %"
+    def share(value, signed=False, bare=False):
+        # The difference of two shares is in percentage points: no % sign.
+        if signed:
+            return f"{value * 100:+.0f}"
+        return f"{value * 100:.0f}" if bare else f"{value * 100:.0f} %"
 
-    def number(value, signed=False):
+    def number(value, signed=False, bare=False):
         return f"{value:+.2f}" if signed else f"{value:.2f}"
 
-    def money(value, signed=False):
+    def money(value, signed=False, bare=False):
         text = results.money(value)
         return ("+" + text) if signed and value >= 0 else text
 

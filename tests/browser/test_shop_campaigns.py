@@ -73,7 +73,13 @@ def _check(page, name, problems, axe=True):
 
 def _results_campaign(tea) -> Campaign:
     """A campaign whose 7-day window is over, with customers who came back."""
-    c = campaign(tea.business, name="上月回店礼", window_days=7, offer="下次到店立减20元")
+    c = campaign(
+        tea.business,
+        name="上月回店礼",
+        window_days=7,
+        offer="下次到店立减20元",
+        audience={"tiers": ["A", "B"]},
+    )
     campaign_start(campaign=c, now=NOON - timedelta(days=10))
     members = list(CampaignMember.objects.filter(campaign=c).order_by("pk"))
     for m in members[::3]:
@@ -93,7 +99,7 @@ def _results_campaign(tea) -> Campaign:
 def test_campaign_screens_fit_a_phone(browser, live_server, tea_shop, tea, screens, lang, viewport):
     done = _results_campaign(tea)
     draft = campaign(tea.business, name="草稿：生日祝福", kind="birthday")
-    running = campaign(tea.business, name="回店有礼")
+    running = campaign(tea.business, name="老朋友回店礼", audience={"tiers": ["C"]}, seed=777)
     campaign_start(campaign=running, now=NOON)
     screens_owner = [
         ("campaigns", reverse("shop:campaigns")),
@@ -176,6 +182,9 @@ def test_owner_creates_win_back_staff_send_owner_reads_results(
         page.wait_for_function("document.querySelector('#preview').innerText.includes('立减20元')")
         assert "A1B2C3D4E5" in page.locator("#preview").inner_text()
         page.screenshot(path=str(screens / "shop-campaign-story-1-new-zh.png"), full_page=True)
+        page.evaluate("document.getElementById('id_name').scrollIntoView()")
+        page.evaluate("window.scrollBy(0, -110)")
+        page.screenshot(path=str(screens / "shop-campaign-story-1-new-zh-phone.png"))
         with page.expect_navigation():
             page.click("button[value=start]")
         assert "活动已开始：150 位客户加入" in page.locator(".flash").inner_text()
@@ -223,6 +232,8 @@ def test_owner_creates_win_back_staff_send_owner_reads_results(
         assert member.status == "sent"
         assert Coupon.objects.filter(account__customer=member.customer).count() == 1
         staff.screenshot(path=str(screens / "shop-campaign-story-4-wechat-zh.png"), full_page=True)
+        staff.evaluate("window.scrollTo(0, 0)")
+        staff.screenshot(path=str(screens / "shop-campaign-story-4-wechat-zh-phone.png"))
         problems: list[str] = []
         _check(staff, "send-after-taps", problems)
         assert not problems, "\n".join(problems)
@@ -239,6 +250,9 @@ def test_owner_creates_win_back_staff_send_owner_reads_results(
         assert "活动真正带来了什么" in page.content()
         assert page.locator("table.compare tbody tr").count() == 5
         page.screenshot(path=str(screens / "shop-campaign-story-5-results-zh.png"), full_page=True)
+        page.evaluate("document.getElementById('h-res').scrollIntoView()")
+        page.evaluate("window.scrollBy(0, -70)")
+        page.screenshot(path=str(screens / "shop-campaign-story-5-results-zh-phone.png"))
     finally:
         owner_ctx.close()
         staff_ctx.close()
