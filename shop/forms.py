@@ -196,9 +196,9 @@ CHURN_BANDS = {
 }
 CHURN_BAND_CHOICES = [
     ("", _("Any")),
-    ("at_risk", _("At risk: 50 % or more")),
-    ("high", _("High: 60 % or more")),
-    ("very_high", _("Very high: 80 % or more")),
+    ("at_risk", _("At risk: at least 50 %")),
+    ("high", _("High: at least 60 %")),
+    ("very_high", _("Very high: at least 80 %")),
     ("medium", _("Medium: 30–60 %")),
     ("low", _("Low: below 30 %")),
 ]
