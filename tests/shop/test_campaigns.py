@@ -28,16 +28,12 @@ LATE = datetime(2026, 12, 3, 22, 30, tzinfo=SHANGHAI)  # quiet hours (21:00–09
 @pytest.fixture
 def at():
     """at(moment): the views' clock (django.utils.timezone.now) reads `moment`."""
-    patches = []
+    with mock.patch("django.utils.timezone.now") as clock:
 
-    def set_clock(moment):
-        patcher = mock.patch("django.utils.timezone.now", return_value=moment)
-        patcher.start()
-        patches.append(patcher)
+        def set_clock(moment):
+            clock.return_value = moment
 
-    yield set_clock
-    for patcher in patches:
-        patcher.stop()
+        yield set_clock
 
 
 @pytest.fixture
