@@ -374,9 +374,17 @@ def test_another_business_coupon_is_not_a_choice(client_for, tea, salon, shop, n
     assert not Campaign.objects.exists()
 
 
+def test_one_off_campaign_offers_finish_but_no_pause(client_for, tea, shop, noon):
+    """The core sends a one-off once: paused, it could never start again."""
+    c = started(tea)
+    html = client_for(tea.owner).get(reverse("shop:campaign", args=[c.pk])).content.decode()
+    assert reverse("shop:campaign_action", args=[c.pk, "finish"]) in html
+    assert reverse("shop:campaign_action", args=[c.pk, "pause"]) not in html
+
+
 def test_campaign_page_shows_results_costs_and_the_buttons_work(client_for, tea, shop, at):
     at(NOON)
-    c = started(tea, window_days=7)
+    c = started(tea, window_days=7, kind="win_back")
     owner = client_for(tea.owner)
     staff = client_for(tea.staff)
     first = scheduled(c)
