@@ -92,11 +92,12 @@ def _date(raw: Any, name: str) -> date | None:
     if raw in (None, ""):
         return None
     if isinstance(raw, date):
-        return raw
-    try:
-        value = date.fromisoformat(str(raw)[:10])
-    except ValueError:
-        value = None
+        value = raw  # bounded like a date typed as text (the JSON round trip re-checks it)
+    else:
+        try:
+            value = date.fromisoformat(str(raw)[:10])
+        except ValueError:
+            value = None
     if value is None or value.year < 2000 or value.year > 2100:
         raise AudienceError({name: _("Give a date as YYYY-MM-DD.")})
     return value

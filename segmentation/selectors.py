@@ -235,3 +235,27 @@ def customers_to_call(business: Business, limit: int = 20):
     """Who to call first: scored buyers ranked by what the shop stands to lose (predicted
     value × chance not to come back), not by risk alone. For the Today screen and admin."""
     return _ranked_by_stake(business)[: max(0, min(int(limit), 500))]
+
+
+def latest_backtest(business: Business) -> dict | None:
+    """The latest stored backtest's ranking figures beside their baseline (days since the last
+    visit alone): {"as_of", "days", "customers", "auc", "baseline_auc"}, or None."""
+    from .models import ScoringRun
+
+    figures = (
+        ScoringRun.objects.for_business(business)
+        .filter(status=ScoringRun.Status.SUCCEEDED)
+        .exclude(backtest={})
+        .order_by("-started_at", "-id")
+        .values_list("backtest", flat=True)
+        .first()
+    )
+    if not figures or "churn" not in figures or "recency_baseline" not in figures:
+        return None
+    return {
+        "as_of": figures.get("as_of"),
+        "days": figures.get("days"),
+        "customers": figures.get("customers"),
+        "auc": figures["churn"].get("auc"),
+        "baseline_auc": figures["recency_baseline"].get("auc"),
+    }

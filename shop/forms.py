@@ -8,11 +8,16 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Customer, Interaction
+from campaigns.audience import AudienceError, parse_audience
+from campaigns.models import MESSAGE_MAX, Campaign
+from customers.models import Customer, Interaction, Tag
 from customers.money import AMOUNT_MAX
 from feedback.models import Feedback
+from membership.models import CouponTemplate
+from segmentation.models import Segment, Tier
 
 NUMERIC = {"inputmode": "decimal", "autocomplete": "off"}
 
@@ -177,3 +182,240 @@ class ListFilterForm(forms.Form):
     at_risk = forms.BooleanField(required=False)
     birthday = forms.BooleanField(required=False)
     page = forms.IntegerField(required=False, min_value=1, max_value=10_000)
+
+
+# Campaigns (issue 15) ------------------------------------------------------------------------
+
+# The churn-risk bands an owner picks from: (lowest, highest) chance of not coming back.
+CHURN_BANDS = {
+    "high": (0.6, None),
+    "at_risk": (0.5, None),
+    "very_high": (0.8, None),
+    "medium": (0.3, 0.6),
+    "low": (None, 0.3),
+}
+CHURN_BAND_CHOICES = [
+    ("", _("Any")),
+    ("at_risk", _("At risk: at least 50 %")),
+    ("high", _("High: at least 60 %")),
+    ("very_high", _("Very high: at least 80 %")),
+    ("medium", _("Medium: 30–60 %")),
+    ("low", _("Low: below 30 %")),
+]
+MONTH_CHOICES = [("", _("Any"))] + [(str(m), str(m)) for m in range(1, 13)]
+CARD_CHOICES = [("", _("Any")), ("true", _("Members only")), ("false", _("Not members"))]
+# Form field → audience key (campaigns.audience.Audience).
+AUDIENCE_FIELDS = {
+    "segments": "segments",
+    "tiers": "tiers",
+    "value_at_stake_min": "value_at_stake_min",
+    "birthday_month": "birthday_month",
+    "sources": "sources",
+    "tags": "tags",
+    "last_visit_before": "last_visit_before",
+    "last_visit_after": "last_visit_after",
+    "member_card": "member_card",
+}
+
+
+class ChipsWidget(forms.CheckboxSelectMultiple):
+    """Checkboxes drawn as chips (the whole chip is the tap target)."""
+
+    template_name = "shop/widgets/chips.html"
+
+
+def campaign_presets() -> dict[str, dict]:
+    """The big buttons of a new campaign: a title, a line, and the form's starting values."""
+    return {
+        "win_back": {
+            "title": _("Win back valuable customers at risk"),
+            "hint": _("Tier A and B customers with a high chance of not coming back."),
+            "initial": {
+                "name": _("We miss you"),
+                "kind": Campaign.Kind.ONE_OFF,
+                "tiers": ["A", "B"],
+                "churn_band": "high",
+                "message": _("{name}, we miss you at {shop}! {offer}"),
+            },
+        },
+        "birthday": {
+            "title": _("Birthday"),
+            "hint": _("A message a week before each customer's birthday."),
+            "initial": {
+                "name": _("Happy birthday"),
+                "kind": Campaign.Kind.BIRTHDAY,
+                "days_before": 7,
+                "message": _("Happy birthday, {name}! {shop} has a gift for you: {offer}"),
+            },
+        },
+        "welcome": {
+            "title": _("Welcome new customers"),
+            "hint": _("A thank-you after each new customer's first purchase."),
+            "initial": {
+                "name": _("Welcome"),
+                "kind": Campaign.Kind.WELCOME,
+                "message": _("Thank you for visiting {shop}, {name}! Next time: {offer}"),
+            },
+        },
+        "group": {
+            "title": _("One message to a group"),
+            "hint": _("Pick the customers with the filters below."),
+            "initial": {"kind": Campaign.Kind.ONE_OFF, "message": _("{name}, {shop}: {offer}")},
+        },
+    }
+
+
+class CampaignForm(forms.ModelForm):
+    """A new campaign from the phone: the model's own fields and validators, and the audience
+    as chips and selects, validated by `campaigns.audience.parse_audience` (the same parser
+    as the admin and the API)."""
+
+    segments = forms.MultipleChoiceField(label=_("Segment"), required=False, widget=ChipsWidget)
+    tiers = forms.MultipleChoiceField(label=_("Value tier"), required=False, widget=ChipsWidget)
+    churn_band = forms.ChoiceField(
+        label=_("Chance of not coming back"), required=False, choices=CHURN_BAND_CHOICES
+    )
+    value_at_stake_min = forms.DecimalField(
+        label=_("Value at stake at least"),
+        required=False,
+        min_value=Decimal("0"),
+        max_value=AMOUNT_MAX,
+        max_digits=12,
+        decimal_places=2,
+        widget=forms.TextInput(attrs=NUMERIC),
+    )
+    birthday_month = forms.ChoiceField(
+        label=_("Birthday month"), required=False, choices=MONTH_CHOICES
+    )
+    sources = forms.MultipleChoiceField(
+        label=_("Came to us through"), required=False, widget=ChipsWidget
+    )
+    tags = forms.TypedMultipleChoiceField(
+        label=_("Tag"), required=False, coerce=int, widget=ChipsWidget
+    )
+    last_visit_before = forms.DateField(
+        label=_("Last visit before"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    last_visit_after = forms.DateField(
+        label=_("Last visit after"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    member_card = forms.ChoiceField(label=_("Member card"), required=False, choices=CARD_CHOICES)
+    churn_threshold_pct = forms.IntegerField(
+        label=_("Win-back: enters when the chance of not coming back reaches (%)"),
+        required=False,
+        min_value=5,
+        max_value=99,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "name",
+            "kind",
+            "message",
+            "offer",
+            "coupon_template",
+            "control_pct",
+            "window_days",
+            "delivery",
+            "cost_per_message",
+            "days_before",
+            "points_threshold",
+            "ends_on",
+        ]
+        labels = {
+            "name": _("Campaign name"),
+            "kind": _("Kind"),
+            "message": _("Message"),
+            "offer": _("Offer (optional)"),
+            "coupon_template": _("Coupon (optional)"),
+            "control_pct": _("Held out at random (%)"),
+            "window_days": _("Measure results over (days)"),
+            "delivery": _("Sent by"),
+            "cost_per_message": _("Cost per message"),
+            "days_before": _("Days ahead (birthday, expiring)"),
+            "points_threshold": _("Points reward: points at least"),
+            "ends_on": _("Automatic: stop adding customers on"),
+        }
+        help_texts = {
+            "message": _("{name}, {shop}, {offer} and {code} (the coupon's code) are filled in."),
+            "control_pct": _(
+                "They get nothing, so the results can show what the campaign really changed."
+            ),
+            "cost_per_message": _("What the SMS provider charges; 0 when staff send."),
+        }
+        widgets = {
+            "message": forms.Textarea(attrs={"rows": 3}),
+            "control_pct": forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+            "window_days": forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+            "days_before": forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+            "points_threshold": forms.TextInput(
+                attrs={"inputmode": "numeric", "autocomplete": "off"}
+            ),
+            "cost_per_message": forms.TextInput(attrs=NUMERIC),
+            "ends_on": forms.DateInput(attrs={"type": "date"}),
+        }
+
+    def __init__(self, *args, business=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.business = business
+        self.instance.business = business
+        self.fields["segments"].choices = list(Segment.choices)
+        self.fields["tiers"].choices = [(t.value, t.value) for t in Tier]
+        self.fields["sources"].choices = list(Customer.Source.choices)
+        tags = Tag.objects.for_business(business).order_by("name")[:20]
+        self.fields["tags"].choices = [(t.pk, t.name) for t in tags]
+        coupon = self.fields["coupon_template"]
+        coupon.queryset = CouponTemplate.objects.for_business(business).order_by("name", "pk")
+        coupon.empty_label = "—"
+        self.fields["message"].max_length = MESSAGE_MAX
+        self.fields["message"].widget.attrs["maxlength"] = MESSAGE_MAX
+        self.fields["name"].widget.attrs["maxlength"] = 60
+        self.fields["offer"].widget.attrs["maxlength"] = 100
+        for name in ("days_before", "points_threshold", "cost_per_message"):
+            self.fields[name].required = False
+        if not self.is_bound:
+            self.initial.setdefault("churn_threshold_pct", 60)
+
+    def audience_raw(self) -> dict:
+        """The audience as campaigns' parser takes it (from cleaned data)."""
+        data = self.cleaned_data
+        raw = {key: data.get(name) for name, key in AUDIENCE_FIELDS.items()}
+        low, high = CHURN_BANDS.get(data.get("churn_band") or "", (None, None))
+        raw["churn_min"], raw["churn_max"] = low, high
+        return {k: v for k, v in raw.items() if v not in (None, "", [])}
+
+    def _update_errors(self, errors):
+        # The model re-checks the audience; its errors belong to the form, not to a field.
+        if hasattr(errors, "error_dict") and "audience" in errors.error_dict:
+            moved = errors.error_dict.pop("audience")
+            errors.error_dict.setdefault(NON_FIELD_ERRORS, []).extend(moved)
+        super()._update_errors(errors)
+
+    def clean(self):
+        data = super().clean()
+        try:
+            audience = parse_audience(self.audience_raw())
+        except AudienceError as exc:
+            errors = getattr(exc, "error_dict", None)
+            if errors is None:
+                self.add_error(None, exc.messages)
+            for key, messages in (errors or {}).items():
+                field = {"churn_min": "churn_band", "churn_max": "churn_band"}.get(key, key)
+                for message in messages:
+                    self.add_error(field if field in self.fields else None, message)
+        else:
+            self.instance.audience = audience.as_json()
+        pct = data.get("churn_threshold_pct")
+        if pct is not None:
+            self.instance.churn_threshold = pct / 100
+        # Optional on the phone: the model's defaults stand when left empty.
+        for name in ("days_before", "points_threshold", "cost_per_message"):
+            if data.get(name) is None and name not in self.errors:
+                data[name] = self.instance._meta.get_field(name).get_default()
+        return data

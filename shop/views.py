@@ -11,23 +11,37 @@ import json
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from functools import wraps
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.views import LoginView, redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse, JsonResponse
+from django.db import transaction
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.tenancy import business_for, is_owner
+from campaigns import selectors as campaign_selectors
+from campaigns import services as campaign_services
+from campaigns.audience import (
+    AudienceError,
+    audience_count,
+    matching_customers,
+    messageable,
+    parse_audience,
+)
+from campaigns.models import Campaign, CampaignMember
+from campaigns.senders import render_message
+from campaigns.services import CampaignRefused
 from customers import selectors as customer_selectors
 from customers import services as customer_services
 from customers.models import Customer, FollowUp, Interaction, Tag
@@ -183,6 +197,8 @@ def today(request):
         "calling": calling,
         "birthdays": customer_selectors.birthdays_between(business, day, 7, limit=10),
         "feedback": list(feedback_selectors.feedback_inbox(business, waiting_only=True)[:5]),
+        "to_send": campaign_selectors.staff_day_list(business, timezone.now()).count(),
+        **_quiet(business, timezone.now()),
     }
     return render(request, "shop/today.html", context)
 
@@ -775,7 +791,7 @@ def manifest(request):
     )
 
 
-SHELL = ("shop/app.css", "shop/htmx-2.0.11.min.js", "shop/icon-192.png")
+SHELL = ("shop/app.css", "shop/htmx-2.0.11.min.js", "shop/app.js", "shop/icon-192.png")
 
 
 @require_GET
@@ -795,3 +811,465 @@ def service_worker(request):
 @require_GET
 def offline(request):
     return render(request, "shop/offline.html", {"screen": "offline"})
+
+
+# 9. Campaigns (issue 15) --------------------------------------------------------------------
+
+CAMPAIGNS_LISTED = 20
+SEND_PAGE = 20
+SAMPLE_CODE = "A1B2C3D4E5"  # a coupon code's shape, for previews only
+REFUSALS = {
+    "no_consent": gettext_lazy("This customer withdrew their consent to messages: not sent."),
+    "blocked": gettext_lazy("This customer is blocked: not sent."),
+    "frequency_cap": gettext_lazy(
+        "This customer already got a campaign message in the last days: not sent."
+    ),
+    "campaign_not_running": gettext_lazy("This campaign is not running: not sent."),
+}
+SKIP_REASONS = {
+    "no_consent": gettext_lazy("no consent"),
+    "blocked": gettext_lazy("blocked"),
+    "frequency_cap": gettext_lazy("messaged recently by another campaign"),
+    "campaign_not_running": gettext_lazy("campaign paused"),
+    "campaign_finished": gettext_lazy("campaign finished first"),
+    "campaign_ended": gettext_lazy("campaign ended first"),
+    "window_over": gettext_lazy("results window over first"),
+    "unreachable": gettext_lazy("no phone or e-mail"),
+    "send_failed": gettext_lazy("sending failed"),
+}
+
+
+def _campaign(request, pk) -> Campaign:
+    campaign = _get(
+        Campaign.objects.for_business(request.business).select_related("coupon_template"), pk
+    )
+    campaign.business = request.business  # the same row: no second query
+    return campaign
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.0f} %"
+
+
+def _results_line(results) -> str:
+    """One line per campaign in the list: what it earned, or how far the sending is."""
+    if results.known:
+        visits, visits_ci = results.extra_visits
+        return _("%(visits)s visits (±%(ci)s), net %(net)s") % {
+            "visits": f"{visits:+.0f}",
+            "ci": f"{visits_ci:.0f}",
+            "net": results.money(results.net),
+        }
+    return _("%(sent)d sent · %(to_send)d to send · %(held)d held out") % {
+        "sent": results.sent,
+        "to_send": results.to_send,
+        "held": results.control,
+    }
+
+
+@member_view(owner_only=True)
+@require_GET
+def campaigns(request):
+    business = request.business
+    now = timezone.now()
+    qs = Campaign.objects.for_business(business)
+    groups = []
+    for key, title, statuses in (
+        ("running", _("Running"), [Campaign.Status.RUNNING, Campaign.Status.PAUSED]),
+        ("drafts", _("Drafts"), [Campaign.Status.DRAFT]),
+        ("finished", _("Finished"), [Campaign.Status.FINISHED]),
+    ):
+        rows = []
+        for campaign in qs.filter(status__in=statuses)[:CAMPAIGNS_LISTED]:
+            campaign.business = business
+            if campaign.status == Campaign.Status.DRAFT:
+                line = _("Draft · %(kind)s") % {"kind": campaign.get_kind_display()}
+            else:
+                line = _results_line(campaign_selectors.campaign_results(campaign, now))
+            rows.append({"campaign": campaign, "line": line})
+        groups.append({"key": key, "title": title, "rows": rows})
+    return render(request, "shop/campaigns.html", {"screen": "owner", "groups": groups})
+
+
+def _live(request, form) -> dict:
+    """The live count and the message preview for a (bound) campaign form: the audience as
+    the campaign would take it, counted by `campaigns.audience.audience_count`."""
+    business = request.business
+    form.is_valid()  # fills cleaned_data with the fields that are valid
+    data = form.cleaned_data
+    try:
+        audience = parse_audience(form.audience_raw())
+    except AudienceError as exc:
+        return {"error": " ".join(exc.messages)}
+    audience_errors = [
+        e for name in (*forms.AUDIENCE_FIELDS, "churn_band") for e in form.errors.get(name, [])
+    ]
+    if audience_errors:
+        return {"error": " ".join(audience_errors)}
+    delivery = data.get("delivery") or Campaign.Delivery.STAFF
+    control_pct = data.get("control_pct") if "control_pct" not in form.errors else None
+    count = audience_count(business, audience, delivery=delivery, control_pct=control_pct or 10)
+    live = {"count": count, "automatic": data.get("kind", "") not in ("", Campaign.Kind.ONE_OFF)}
+    if "message" in form.errors or not data.get("message"):
+        return live
+    sample = (
+        messageable(business, matching_customers(business, audience), delivery=delivery)
+        .order_by("pk")
+        .first()
+        or Customer.objects.for_business(business).order_by("pk").first()
+        or Customer(name=_("Wang Fang"))
+    )
+    draft = Campaign(business=business, message=data["message"], offer=data.get("offer") or "")
+    code = SAMPLE_CODE if data.get("coupon_template") else ""
+    live.update({"preview": render_message(draft, sample, code), "sample": sample.name})
+    return live
+
+
+@member_view(owner_only=True)
+def campaign_new(request):
+    business = request.business
+    presets = forms.campaign_presets()
+    preset = request.GET.get("preset", "")
+    status = 200
+    if request.method == "POST":
+        form = forms.CampaignForm(request.POST, business=business)
+        go = request.POST.get("go", "draft")
+        if go in ("draft", "start") and form.is_valid():
+            return _campaign_create(request, form, start=go == "start")
+        if go in ("draft", "start"):
+            status = 400
+    else:
+        initial = dict(presets.get(preset, {}).get("initial", {}))
+        form = forms.CampaignForm(initial=initial, business=business)
+    live = _live(request, _bound_copy(form, business))
+    context = {
+        "screen": "owner",
+        "form": form,
+        "presets": presets,
+        "preset": preset if preset in presets else "",
+        "live": live,
+    }
+    return render(request, "shop/campaign_new.html", context, status=status)
+
+
+def _bound_copy(form, business):
+    """A bound form for the live figures: the posted data, or the starting values."""
+    if form.is_bound:
+        return form
+    data = {}
+    for name, field in form.fields.items():
+        value = form.get_initial_for_field(field, name)
+        if value not in (None, "", []):
+            data[name] = value
+    from django.http import QueryDict
+
+    query = QueryDict(mutable=True)
+    for name, value in data.items():
+        if isinstance(value, list | tuple):
+            query.setlist(name, [str(v) for v in value])
+        else:
+            query[name] = str(getattr(value, "pk", value))
+    return forms.CampaignForm(query, business=business)
+
+
+@transaction.atomic
+def _campaign_create(request, form, *, start: bool):
+    campaign = form.save(commit=False)
+    campaign.business = request.business
+    campaign.created_by = request.user
+    campaign.save()
+    if start:
+        entered = campaign_services.campaign_start(campaign=campaign, now=timezone.now())
+        messages.success(
+            request,
+            ngettext(
+                "Campaign started: %(n)d customer entered.",
+                "Campaign started: %(n)d customers entered.",
+                entered,
+            )
+            % {"n": entered},
+        )
+    else:
+        messages.success(request, _("Draft saved."))
+    return redirect("shop:campaign", pk=campaign.pk)
+
+
+@member_view(owner_only=True)
+@require_GET
+def campaign_count(request):
+    """The live count (and message preview) while the owner chooses: an htmx partial."""
+    form = forms.CampaignForm(request.GET, business=request.business)
+    context = {"live": _live(request, form), "oob": True}
+    return render(request, "shop/partials/campaign_live.html", context)
+
+
+def _audience_words(campaign: Campaign) -> list[str]:
+    """The campaign's filters, one phrase each."""
+    try:
+        a = parse_audience(campaign.audience)
+    except AudienceError:
+        return []
+    segments = dict(Segment.choices)
+    sources = dict(Customer.Source.choices)
+    words = []
+    if a.tiers:
+        words.append(_("tier %(t)s") % {"t": ", ".join(a.tiers)})
+    if a.segments:
+        words.append(", ".join(str(segments.get(s, s)) for s in a.segments))
+    if a.churn_min is not None:
+        words.append(_("chance of not coming back ≥ %(p)s") % {"p": _pct(a.churn_min)})
+    if a.churn_max is not None:
+        words.append(_("chance of not coming back ≤ %(p)s") % {"p": _pct(a.churn_max)})
+    if a.value_at_stake_min is not None:
+        words.append(
+            _("value at stake ≥ %(v)s")
+            % {"v": format_money(a.value_at_stake_min, campaign.business.currency)}
+        )
+    if a.birthday_month:
+        words.append(_("birthday in month %(m)d") % {"m": a.birthday_month})
+    if a.sources:
+        words.append(", ".join(str(sources.get(s, s)) for s in a.sources))
+    if a.tags:
+        names = Tag.objects.for_business(campaign.business).filter(pk__in=a.tags)
+        words.append(_("tag %(t)s") % {"t": ", ".join(t.name for t in names)})
+    if a.last_visit_before:
+        words.append(_("last visit before %(d)s") % {"d": a.last_visit_before.isoformat()})
+    if a.last_visit_after:
+        words.append(_("last visit after %(d)s") % {"d": a.last_visit_after.isoformat()})
+    if a.member_card is not None:
+        words.append(_("members only") if a.member_card else _("not members"))
+    return words or [_("all customers who may be messaged")]
+
+
+def _difference_row(label: str, d, fmt) -> dict:
+    return {
+        "label": label,
+        "treated": fmt(d.treated_mean),
+        "control": fmt(d.control_mean),
+        "diff": (fmt(d.diff, signed=True), "± " + fmt(d.half_width, bare=True))
+        if d.known
+        else ("—", ""),
+        "significant": d.significant,
+    }
+
+
+def _results_context(results) -> dict:
+    def share(value, signed=False, bare=False):
+        # The difference of two shares is in percentage points: no % sign.
+        if signed:
+            return f"{value * 100:+.0f}"
+        return f"{value * 100:.0f}" if bare else f"{value * 100:.0f} %"
+
+    def number(value, signed=False, bare=False):
+        return f"{value:+.2f}" if signed else f"{value:.2f}"
+
+    def money(value, signed=False, bare=False):
+        text = results.money(value)
+        return ("+" + text) if signed and value >= 0 else text
+
+    table = [
+        {
+            "label": _("Customers"),
+            "treated": results.treated,
+            "control": results.control,
+            "diff": ("", ""),
+        },
+        _difference_row(_("Came back"), results.came_back, share),
+        _difference_row(_("Visits each"), results.visits, number),
+        _difference_row(_("Revenue each"), results.revenue, money),
+        _difference_row(_("Margin each"), results.margin, money),
+    ]
+    not_sent = [
+        {"reason": SKIP_REASONS.get(reason, reason), "n": n}
+        for reason, n in sorted(results.reasons.items(), key=lambda kv: -kv[1])
+    ]
+    extra_margin, _ci = results.extra_margin
+    return {
+        "results": results,
+        "table": table,
+        "not_sent": not_sent,
+        "cost": results.money(results.cost),
+        "coupon_cost": results.money(results.coupon_cost),
+        "message_cost": results.money(results.message_cost),
+        "extra_margin": results.money(extra_margin) if results.known else "",
+        "net": results.money(results.net) if results.known else "",
+    }
+
+
+@member_view(owner_only=True)
+@require_GET
+def campaign(request, pk: int):
+    business = request.business
+    campaign = _campaign(request, pk)
+    now = timezone.now()
+    context = {
+        "screen": "owner",
+        "campaign": campaign,
+        "audience_words": _audience_words(campaign),
+        "lessons": campaign_selectors.what_worked(business, now),
+        "backtest": score_selectors.latest_backtest(business),
+    }
+    sample = Customer.objects.for_business(business).order_by("pk").first()
+    if sample is not None:
+        code = SAMPLE_CODE if campaign.coupon_template_id else ""
+        context["preview"] = render_message(campaign, sample, code)
+    if campaign.status == Campaign.Status.DRAFT:
+        try:
+            audience = parse_audience(campaign.audience)
+        except AudienceError:
+            audience = None
+        if audience is not None:
+            context["count"] = audience_count(
+                business, audience, delivery=campaign.delivery, control_pct=campaign.control_pct
+            )
+    else:
+        context.update(_results_context(campaign_selectors.campaign_results(campaign, now)))
+    return render(request, "shop/campaign.html", context)
+
+
+@member_view(owner_only=True)
+@require_POST
+def campaign_action(request, pk: int, action: str):
+    campaign = _campaign(request, pk)
+    try:
+        if action == "start":
+            entered = campaign_services.campaign_start(campaign=campaign, now=timezone.now())
+            messages.success(
+                request,
+                ngettext(
+                    "Campaign running: %(n)d customer entered.",
+                    "Campaign running: %(n)d customers entered.",
+                    entered,
+                )
+                % {"n": entered},
+            )
+        elif action == "pause":
+            campaign_services.campaign_pause(campaign=campaign)
+            messages.success(
+                request, _("Campaign paused: nothing more is sent until you start it again.")
+            )
+        elif action == "finish":
+            skipped = campaign_services.campaign_finish(campaign=campaign, now=timezone.now())
+            messages.success(
+                request,
+                ngettext(
+                    "Campaign finished: %(n)d message not sent any more.",
+                    "Campaign finished: %(n)d messages not sent any more.",
+                    skipped,
+                )
+                % {"n": skipped},
+            )
+        else:
+            raise Http404
+    except CampaignRefused as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("shop:campaign", pk=campaign.pk)
+
+
+# 10. Today's campaign messages (staff and owner) --------------------------------------------
+
+
+class SmsRedirect(HttpResponseRedirect):
+    """A 303 to the phone's SMS app with the text prepared."""
+
+    allowed_schemes = ["sms"]
+    status_code = 303
+
+
+def sms_url(phone: str, text: str) -> str:
+    return f"sms:{phone}?body={quote(text, safe='')}"
+
+
+def _send_row(member, now, **extra) -> dict:
+    campaign = member.campaign
+    code = "······" if campaign.coupon_template_id else ""
+    customer = member.customer
+    return {
+        "m": member,
+        "digits": customer.phone[-4:] if customer.phone else "",
+        "preview": render_message(campaign, customer, code),
+        **extra,
+    }
+
+
+def _quiet(business, now) -> dict:
+    if not campaign_services.in_quiet_hours(business, now):
+        return {}
+    until = campaign_services.next_send_time(business, now).astimezone(business.zone)
+    return {"quiet_until": until.strftime("%H:%M")}
+
+
+@member_view
+@require_GET
+def send_list(request):
+    business = request.business
+    now = timezone.now()
+    try:
+        page = max(1, min(int(request.GET.get("page", "1")), 500))
+    except ValueError:
+        page = 1
+    qs = campaign_selectors.staff_day_list(business, now)
+    context = {"screen": "today", "page": page, **_quiet(business, now)}
+    if "quiet_until" in context:
+        context.update({"rows": [], "waiting": qs.count()})
+    else:
+        start = (page - 1) * SEND_PAGE
+        chunk = list(qs[start : start + SEND_PAGE + 1])
+        context["rows"] = [_send_row(m, now) for m in chunk[:SEND_PAGE]]
+        context["next_page"] = page + 1 if len(chunk) > SEND_PAGE else None
+        context["previous_page"] = page - 1 if page > 1 else None
+    return render(request, "shop/send.html", context)
+
+
+def _send_member(request, pk):
+    """The message row of this business (404 for another business's id)."""
+    return _get(
+        CampaignMember.objects.for_business(request.business).select_related(
+            "campaign__coupon_template", "customer"
+        ),
+        pk,
+    )
+
+
+@member_view
+@require_POST
+def send_message(request, pk: int, channel: str):
+    """One tap: the service marks the message sent (and issues the coupon), then the SMS app
+    opens with the text, or the text is shown to copy into WeChat."""
+    business = request.business
+    member = _send_member(request, pk)
+    now = timezone.now()
+    try:
+        prepared = campaign_services.member_send_by_staff(
+            business=business, member_id=member.pk, user=request.user, channel=channel, now=now
+        )
+    except CampaignRefused as exc:
+        return _send_refused(request, member, " ".join(exc.messages))
+    if not prepared.sent:
+        return _send_refused(request, member, str(REFUSALS.get(prepared.refusal, prepared.refusal)))
+    member.refresh_from_db(fields=["status", "sent_at", "channel", "coupon"])
+    if channel == "sms":
+        url = sms_url(member.customer.phone, prepared.text)
+        if request.htmx:
+            response = HttpResponse(status=200)
+            response["HX-Trigger"] = json.dumps({"xw-sent": {"row": f"send-{member.pk}"}})
+            response["HX-Redirect"] = url
+            return response
+        return SmsRedirect(url)
+    row = _send_row(member, now, text=prepared.text, state="wechat")
+    if request.htmx:
+        return render(request, "shop/partials/send_row.html", row)
+    context = {"screen": "today", "rows": [row], "page": 1, "prepared": True}
+    return render(request, "shop/send.html", context)
+
+
+def _send_refused(request, member, message: str):
+    """A refusal: said plainly, nothing else changes."""
+    if request.htmx:
+        member.refresh_from_db()
+        row = _send_row(member, timezone.now(), refused=message)
+        return render(request, "shop/partials/send_row.html", row)
+    messages.warning(request, message)
+    response = redirect("shop:send")
+    response.status_code = 303
+    return response

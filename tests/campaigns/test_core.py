@@ -43,6 +43,7 @@ Status = CampaignMember.Status
         {"tags": ["x"]},
         {"tags": list(range(1, 30))},
         {"last_visit_before": "2026-13-01"},
+        {"last_visit_after": date(1899, 1, 1)},
         {"member_card": "maybe"},
         {"unknown_filter": 1},
         ["not", "an", "object"],
