@@ -174,33 +174,48 @@ def birthdays_between(business, start: date, days: int = 7, limit: int = 20) -> 
 
 
 def activity_figures(business, ranges: dict[str, tuple[datetime, datetime]]) -> dict:
-    """Sales, visits (sales plus logged visits) and new customers per named time range:
-    three indexed aggregate queries whatever the number of ranges."""
-    from django.db.models import Q
+    """Sales, visits (sales plus logged visits) and new customers per named time range: one
+    statement (three indexed aggregates joined by UNION ALL) whatever the number of ranges."""
+    from django.db.models import Q, Value
 
     from .models import Interaction, Purchase
 
     lo = min(start for start, _end in ranges.values())
     hi = max(end for _start, end in ranges.values())
 
-    def per_range(qs, field: str, with_sum: bool = False) -> dict:
+    def per_range(tag: int, qs, field: str, with_sum: bool = False):
         aggregates = {}
         for name, (start, end) in ranges.items():
             window = Q(**{f"{field}__gte": start, f"{field}__lt": end})
             aggregates[f"{name}__count"] = Count("id", filter=window)
-            if with_sum:
-                aggregates[f"{name}__amount"] = Sum("amount", filter=window)
-        return qs.filter(**{f"{field}__gte": lo, f"{field}__lt": hi}).aggregate(**aggregates)
+            # Every part has the same columns; only sales have an amount.
+            aggregates[f"{name}__amount"] = (
+                Sum("amount", filter=window) if with_sum else Count("id", filter=Q(pk=None))
+            )
+        return (
+            qs.filter(**{f"{field}__gte": lo, f"{field}__lt": hi})
+            .annotate(part=Value(tag))
+            .values("part")
+            .annotate(**aggregates)
+            .order_by()
+        )
 
-    sales = per_range(Purchase.objects.for_business(business), "occurred_at", with_sum=True)
+    sales = per_range(0, Purchase.objects.for_business(business), "occurred_at", with_sum=True)
     visits = per_range(
+        1,
         Interaction.objects.for_business(business).filter(kind=Interaction.Kind.VISIT),
         "occurred_at",
     )
-    new = per_range(Customer.objects.for_business(business), "created_at")
+    new = per_range(2, Customer.objects.for_business(business), "created_at")
+    # A part with no rows in the ranges returns no row at all: it counts zero.
+    empty = {f"{name}__{what}": 0 for name in ranges for what in ("count", "amount")}
+    parts = [dict(empty), dict(empty), dict(empty)]
+    for row in sales.union(visits, new, all=True):
+        parts[row["part"]].update(row)
+    sales, visits, new = parts
     return {
         name: {
-            "sales": sales[f"{name}__amount"] or Decimal("0"),
+            "sales": Decimal(sales[f"{name}__amount"] or 0),
             "purchases": sales[f"{name}__count"],
             "visits": sales[f"{name}__count"] + visits[f"{name}__count"],
             "new_customers": new[f"{name}__count"],
