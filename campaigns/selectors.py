@@ -196,10 +196,18 @@ def summary_words(f: dict, money: Callable[[float], str]) -> str:
             "Too few customers to tell yet: %(t)d got the message and %(c)d were held out; "
             "at least %(min)d are needed in each group."
         ) % {"t": f["treated"], "c": f["control"], "min": MIN_GROUP}
-    words = _(
-        "The campaign brought %(visits)s extra visits (±%(visits_ci)s) and %(margin)s extra "
-        "margin (±%(margin_ci)s); it cost %(cost)s, so it earned %(net)s."
-    ) % {
+    if f["visits"] >= 0 and f["margin"] >= 0:
+        sentence = _(
+            "The campaign brought %(visits)s extra visits (±%(visits_ci)s) and %(margin)s extra "
+            "margin (±%(margin_ci)s); it cost %(cost)s, so it earned %(net)s."
+        )
+    else:  # "brought -16 extra visits" reads wrong: say what changed, plainly
+        sentence = _(
+            "Against the held-out customers, the campaign changed visits by %(visits)s "
+            "(±%(visits_ci)s) and margin by %(margin)s (±%(margin_ci)s); it cost %(cost)s, so "
+            "the net is %(net)s."
+        )
+    words = sentence % {
         "visits": f"{f['visits']:+.0f}",
         "visits_ci": f"{f['visits_ci']:.0f}",
         "margin": money(f["margin"]),
@@ -207,7 +215,9 @@ def summary_words(f: dict, money: Callable[[float], str]) -> str:
         "cost": money(Decimal(f["cost"])),
         "net": money(f["net"]),
     }
-    if f["significant"]:
+    if f["significant"] and f["margin"] < 0 and f["visits"] <= 0:
+        verdict = _("The held-out customers did better: this is more than chance would give.")
+    elif f["significant"]:
         verdict = _("This is more than chance would give.")
     else:
         verdict = _("This could still be chance: the held-out customers did about as well.")

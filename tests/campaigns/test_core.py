@@ -425,3 +425,21 @@ def test_worker_send_honours_consent_block_and_cap(tea):
         capped.pk: "frequency_cap",
     }
     assert mail.outbox == []
+
+
+def test_a_loss_is_worded_as_a_change_not_as_negative_gains():
+    from campaigns.selectors import summary_words
+
+    figures = {
+        "treated": 134, "control": 16, "known": True, "visits": -16.0, "visits_ci": 35.0,
+        "margin": -500.0, "margin_ci": 1128.96, "cost": "0.00", "net": -500.0,
+        "significant": False, "window_complete": True,
+    }  # fmt: skip
+    words = summary_words(figures, lambda v: f"¥{v:,.2f}")
+    assert "extra" not in words
+    assert "changed visits by -16 (±35)" in words
+    assert "could still be chance" in words
+    figures.update(significant=True)
+    assert "held-out customers did better" in summary_words(figures, str)
+    figures.update(visits=12.0, margin=1450.0, net=850.0, cost="600.00")
+    assert "brought +12 extra visits (±35)" in summary_words(figures, str)
