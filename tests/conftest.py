@@ -75,6 +75,22 @@ def client_for():
 
 
 @pytest.fixture
+def api_for():
+    """api_for(business, read_only=False) -> an APIClient sending that business's key."""
+    from rest_framework.test import APIClient
+
+    from accounts.services import api_key_create
+
+    def make(business, read_only: bool = False):
+        _key, key = api_key_create(business=business, name="test", read_only=read_only)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
 def salon_world(salon):
     """One of every business-owned row in `salon`, for isolation tests."""
     customer = CustomerFactory(
@@ -154,6 +170,32 @@ def celery_worker(transactional_db):
     for proc in procs:
         kill(proc)
     client.flushdb()
+
+
+@pytest.fixture
+def task_runner(celery_worker):
+    """task_runner(**worker_env) -> run(name, *args): starts a worker (2 processes) that keeps
+    task results in Redis; run() sends a task by name and returns what the worker computed
+    (`run.app` sends without waiting)."""
+    from celery import Celery
+
+    apps = []
+
+    def start(**worker_env: str):
+        celery_worker(CELERY_RESULT_BACKEND=REDIS_TEST_URL, **worker_env)
+        app = Celery(broker=REDIS_TEST_URL, backend=REDIS_TEST_URL)
+        app.conf.task_serializer = "json"
+        apps.append(app)
+
+        def run(name: str, *args):
+            return app.send_task(name, args=list(args)).get(timeout=60)
+
+        run.app = app
+        return run
+
+    yield start
+    for app in apps:
+        app.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.services import api_key_create
 from campaigns.models import Campaign, CampaignMember
 from campaigns.selectors import campaign_results
 from campaigns.services import campaign_finish, campaign_start
@@ -22,17 +21,6 @@ from .conftest import campaign, customers
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/campaigns/"
 MEMBERS = "/api/v1/campaign-members/"
-
-
-@pytest.fixture
-def api_for():
-    def make(business, read_only: bool = False) -> APIClient:
-        _key, key = api_key_create(business=business, name="test", read_only=read_only)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
-        return client
-
-    return make
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from feedback.models import CustomerFeedbackLink, FeedbackRequest
 from feedback.services import feedback_settings_for
-from tests.conftest import REDIS_TEST_URL, wait_until
+from tests.conftest import wait_until
 from tests.factories import CustomerFactory, PurchaseFactory
 
 pytestmark = pytest.mark.celery_worker
@@ -19,25 +19,9 @@ TIMEOUT = 60
 
 
 @pytest.fixture
-def worker(celery_worker):
-    """One worker (2 processes) that stores task results in Redis."""
-    return celery_worker(CELERY_RESULT_BACKEND=REDIS_TEST_URL)
-
-
-@pytest.fixture
-def run_task(worker):
-    """run_task(name, *args) -> the task's return value, computed by the worker."""
-    from celery import Celery
-
-    app = Celery(broker=REDIS_TEST_URL, backend=REDIS_TEST_URL)
-    app.conf.task_serializer = "json"
-
-    def run(name: str, *args):
-        return app.send_task(name, args=list(args)).get(timeout=TIMEOUT)
-
-    run.app = app
-    yield run
-    app.close()
+def run_task(task_runner):
+    """run_task(name, *args) -> the task's return value, computed by a real worker."""
+    return task_runner()
 
 
 @pytest.fixture
