@@ -392,23 +392,39 @@ def results_table(results: Results) -> list[dict[str, str]]:
     rows = [
         {
             "label": _("Customers"),
+            "short_label": _("Customers"),
             "treated": str(results.treated),
             "control": str(results.control),
             "difference": "",
+            "diff": "",
+            "ci": "",
+            "significant": False,
         }
     ]
-    for label, d, shown, diff_shown in (
-        (_("Share who came back"), results.came_back, pct, points),
-        (_("Visits per customer"), results.visits, visits, lambda v: f"{v:+.2f}"),
-        (_("Revenue per customer"), results.revenue, money, signed_money),
-        (_("Margin per customer"), results.margin, money, signed_money),
-    ):
+
+    def bare_points(v: float) -> str:  # the phone's narrow column: points without the word
+        return f"{v * 100:+.0f}"
+
+    signed_visits = "{:+.2f}".format
+    for label, short, d, shown, diff_shown, compact in (
+        (_("Share who came back"), _("Came back"), results.came_back, pct, points, bare_points),
+        (_("Visits per customer"), _("Visits each"), results.visits, visits, signed_visits,
+         signed_visits),
+        (_("Revenue per customer"), _("Revenue each"), results.revenue, money, signed_money,
+         signed_money),
+        (_("Margin per customer"), _("Margin each"), results.margin, money, signed_money,
+         signed_money),
+    ):  # fmt: skip
         rows.append(
             {
                 "label": label,
+                "short_label": short,  # for a phone's narrow table
                 "treated": shown(d.treated_mean) if d.n_treated else "—",
                 "control": shown(d.control_mean) if d.n_control else "—",
                 "difference": diff(d, diff_shown),
+                "diff": compact(d.diff) if d.known else "—",
+                "ci": "± " + compact(d.half_width).lstrip("+") if d.known else "",
+                "significant": d.significant,
             }
         )
     return rows

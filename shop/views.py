@@ -826,17 +826,6 @@ REFUSALS = {
     ),
     "campaign_not_running": gettext_lazy("This campaign is not running: not sent."),
 }
-SKIP_REASONS = {
-    "no_consent": gettext_lazy("no consent"),
-    "blocked": gettext_lazy("blocked"),
-    "frequency_cap": gettext_lazy("messaged recently by another campaign"),
-    "campaign_not_running": gettext_lazy("campaign paused"),
-    "campaign_finished": gettext_lazy("campaign finished first"),
-    "campaign_ended": gettext_lazy("campaign ended first"),
-    "window_over": gettext_lazy("results window over first"),
-    "unreachable": gettext_lazy("no phone or e-mail"),
-    "send_failed": gettext_lazy("sending failed"),
-}
 
 
 def _campaign(request, pk) -> Campaign:
@@ -974,10 +963,11 @@ def _bound_copy(form, business):
 
 @transaction.atomic
 def _campaign_create(request, form, *, start: bool):
-    campaign = form.save(commit=False)
-    campaign.business = request.business
-    campaign.created_by = request.user
-    campaign.save()
+    data = {name: form.cleaned_data[name] for name in form.Meta.fields}
+    data.update(audience=form.instance.audience, churn_threshold=form.instance.churn_threshold)
+    campaign = campaign_services.campaign_save(
+        business=request.business, data=data, actor=request.user
+    )
     if start:
         entered = campaign_services.campaign_start(campaign=campaign, now=timezone.now())
         messages.success(
@@ -1041,46 +1031,10 @@ def _audience_words(campaign: Campaign) -> list[str]:
     return words or [_("all customers who may be messaged")]
 
 
-def _difference_row(label: str, d, fmt) -> dict:
-    return {
-        "label": label,
-        "treated": fmt(d.treated_mean),
-        "control": fmt(d.control_mean),
-        "diff": (fmt(d.diff, signed=True), "± " + fmt(d.half_width, bare=True))
-        if d.known
-        else ("—", ""),
-        "significant": d.significant,
-    }
-
-
 def _results_context(results) -> dict:
-    def share(value, signed=False, bare=False):
-        # The difference of two shares is in percentage points: no % sign.
-        if signed:
-            return f"{value * 100:+.0f}"
-        return f"{value * 100:.0f}" if bare else f"{value * 100:.0f} %"
-
-    def number(value, signed=False, bare=False):
-        return f"{value:+.2f}" if signed else f"{value:.2f}"
-
-    def money(value, signed=False, bare=False):
-        text = results.money(value)
-        return ("+" + text) if signed and value >= 0 else text
-
-    table = [
-        {
-            "label": _("Customers"),
-            "treated": results.treated,
-            "control": results.control,
-            "diff": ("", ""),
-        },
-        _difference_row(_("Came back"), results.came_back, share),
-        _difference_row(_("Visits each"), results.visits, number),
-        _difference_row(_("Revenue each"), results.revenue, money),
-        _difference_row(_("Margin each"), results.margin, money),
-    ]
+    table = campaign_selectors.results_table(results)
     not_sent = [
-        {"reason": SKIP_REASONS.get(reason, reason), "n": n}
+        {"reason": campaign_selectors.reason_label(reason), "n": n}
         for reason, n in sorted(results.reasons.items(), key=lambda kv: -kv[1])
     ]
     extra_margin, _ci = results.extra_margin
