@@ -31,6 +31,7 @@ from accounts.api import (
     IdFilter,
     ScopedPrimaryKeyRelatedField,
     ScopedUserField,
+    SharedFormFilterSet,
     StrictBooleanField,
     StrictBooleanFilter,
     StrictCharField,
@@ -238,7 +239,7 @@ class CustomerSerializer(DescribedModelSerializer):
         return self.instance
 
 
-class CustomerFilter(filters.FilterSet):
+class CustomerFilter(SharedFormFilterSet):
     q = filters.CharFilter(
         method="search", label=_("Search by name, customer number or phone (any format)")
     )

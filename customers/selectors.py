@@ -42,9 +42,14 @@ class TagNames(Subquery):
     output_field = JSONField()
     template = "(SELECT json_group_array(tag_names.name) FROM (%(subquery)s) tag_names)"
 
+    _tags = None  # built once: resolving the lookups costs more than the copy
+
     def __init__(self):
-        tags = Tag.objects.filter(customers=OuterRef("pk")).order_by("name", "pk").values("name")
-        super().__init__(tags)
+        if TagNames._tags is None:
+            TagNames._tags = (
+                Tag.objects.filter(customers=OuterRef("pk")).order_by("name", "pk").values("name")
+            )
+        super().__init__(TagNames._tags)
 
     def as_postgresql(self, compiler, connection, **extra_context):
         return self.as_sql(
