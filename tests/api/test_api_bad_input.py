@@ -201,3 +201,19 @@ def test_fast_customer_rendering_matches_drf(tea, api_for):
         fast = ScoredCustomerSerializer(customer).data
         drf = serializers.ModelSerializer.to_representation(ScoredCustomerSerializer(), customer)
         assert dict(fast) == dict(drf)
+
+
+def test_customer_list_tags_match_the_detail_in_name_order(tea, api_for):
+    tagged, plain = CustomerFactory(business=tea.business), CustomerFactory(business=tea.business)
+    tagged.tags.add(
+        TagFactory(business=tea.business, name="VIP"),
+        TagFactory(business=tea.business, name="A 常客"),
+        TagFactory(business=tea.business, name="B"),
+    )
+    api = api_for(tea.business)
+    listed = {c["id"]: c for c in api.get("/api/v1/customers/").json()["results"]}
+    assert listed[tagged.pk]["tags"] == ["A 常客", "B", "VIP"]
+    assert listed[plain.pk]["tags"] == []
+    for customer in (tagged, plain):
+        detail = api.get(f"/api/v1/customers/{customer.pk}/").json()
+        assert listed[customer.pk] == detail
