@@ -6,7 +6,6 @@ import re
 from collections import Counter
 from datetime import UTC
 from decimal import Decimal
-from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -107,8 +106,6 @@ class TagNamesField(serializers.ListField):
     from the relation."""
 
     def get_attribute(self, instance):
-        if isinstance(instance, dict):
-            return instance[TAG_NAMES_ATTR]
         names = getattr(instance, TAG_NAMES_ATTR, None)
         if names is None:
             names = [tag.name for tag in instance.tags.all()]
@@ -119,7 +116,6 @@ class TagNamesField(serializers.ListField):
 
 
 _PLANS: dict[type, list] = {}
-_CUSTOMER_COLUMNS = [f.attname for f in Customer._meta.concrete_fields]
 
 
 class CustomerSerializer(DescribedModelSerializer):
@@ -166,15 +162,18 @@ class CustomerSerializer(DescribedModelSerializer):
     def to_representation(self, instance):
         # The list's hot path: one plan per serializer class instead of DRF's per-field
         # machinery for every row (same output: tests/api/test_api_bad_input.py compares them).
-        # A list page's rows are dicts (CustomerViewSet.paginate_queryset), others instances.
-        get = instance.__getitem__ if isinstance(instance, dict) else partial(getattr, instance)
         out = {}
         zone = self._zone()
-        for name, kind, field, key in self._plan():
+        for name, kind, field in self._plan():
             if kind == "plain":
-                out[name] = get(key)
+                out[name] = getattr(instance, name)
+            elif kind == "pk":
+                out[name] = getattr(instance, f"{name}_id")
+            elif kind == "date":
+                value = getattr(instance, name)
+                out[name] = value.isoformat() if value is not None else None
             elif kind == "datetime":
-                value = get(key)
+                value = getattr(instance, name)
                 if not value:
                     out[name] = None
                 elif value.tzinfo is None or zone is None:
@@ -182,9 +181,6 @@ class CustomerSerializer(DescribedModelSerializer):
                 else:  # DRF's DateTimeField: in the current zone, ISO 8601, UTC as "Z"
                     text = value.astimezone(zone).isoformat()
                     out[name] = text[:-6] + "Z" if text.endswith("+00:00") else text
-            elif kind == "date":
-                value = get(key)
-                out[name] = value.isoformat() if value is not None else None
             else:
                 value = field.get_attribute(instance)
                 out[name] = None if value is None else field.to_representation(value)
@@ -198,7 +194,7 @@ class CustomerSerializer(DescribedModelSerializer):
             self._xw_zone = timezone.get_current_timezone() if settings.USE_TZ else None
             return self._xw_zone
 
-    def _plan(self) -> list[tuple[str, str, serializers.Field, str]]:
+    def _plan(self) -> list[tuple[str, str, serializers.Field]]:
         # Built once per class: building a ModelSerializer's fields costs more than a page.
         plan = _PLANS.get(type(self))
         if plan is None:
@@ -206,7 +202,6 @@ class CustomerSerializer(DescribedModelSerializer):
             for name, field in self.fields.items():
                 if field.write_only:
                     continue
-                key = name
                 if isinstance(field, TagNamesField):
                     kind = "field"
                 elif (
@@ -221,7 +216,7 @@ class CustomerSerializer(DescribedModelSerializer):
                 elif isinstance(field, serializers.DateField):
                     kind = "date"
                 elif isinstance(field, serializers.PrimaryKeyRelatedField):
-                    kind, key = "plain", f"{name}_id"
+                    kind = "pk"
                 elif field.source == name and isinstance(
                     field,
                     serializers.CharField | serializers.ChoiceField | serializers.BooleanField
@@ -230,7 +225,7 @@ class CustomerSerializer(DescribedModelSerializer):
                     kind = "plain"
                 else:
                     kind = "field"
-                plan.append((name, kind, field, key))
+                plan.append((name, kind, field))
             _PLANS[type(self)] = plan
         return plan
 
@@ -302,20 +297,6 @@ class CustomerViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
         if self.action == "list":  # elsewhere a write may change the tags after the read
             qs = qs.annotate(**{TAG_NAMES_ATTR: TagNames()})
         return qs
-
-    def list_values(self) -> list[str]:
-        """What a list page reads of each customer (as dicts: no model instance per row)."""
-        return [*_CUSTOMER_COLUMNS, TAG_NAMES_ATTR]
-
-    def list_rows(self, rows: list[dict]) -> list[dict]:
-        """A list page's rows, completed before they are rendered (higher apps add theirs)."""
-        return rows
-
-    def paginate_queryset(self, queryset):
-        if self.action == "list":
-            queryset = queryset.values(*self.list_values())
-        page = super().paginate_queryset(queryset)
-        return page if page is None or self.action != "list" else self.list_rows(page)
 
     @extend_schema(
         request=MergeSerializer,

@@ -106,30 +106,12 @@ class ScoredCustomerFilter(CustomerFilter):
         pass
 
 
-_SCORE_COLUMNS = [f.attname for f in CustomerScore._meta.concrete_fields]
-_SCORE_VALUES = [f"score__{name}" for name in _SCORE_COLUMNS]
-
-
 class ScoredCustomerViewSet(CustomerViewSet):
     serializer_class = ScoredCustomerSerializer
     filterset_class = ScoredCustomerFilter
 
     def get_queryset(self):
         return super().get_queryset().select_related("score")
-
-    def list_values(self) -> list[str]:
-        return [*super().list_values(), *_SCORE_VALUES]
-
-    def list_rows(self, rows: list[dict]) -> list[dict]:
-        # Each row's score columns become its score (None before the first run), as
-        # select_related would have made it.
-        db = CustomerScore.objects.db
-        for row in rows:
-            values = [row.pop(name) for name in _SCORE_VALUES]
-            row["score"] = (
-                None if values[0] is None else CustomerScore.from_db(db, _SCORE_COLUMNS, values)
-            )
-        return super().list_rows(rows)
 
 
 class ScoringRunSerializer(DescribedModelSerializer):
