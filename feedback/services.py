@@ -312,15 +312,18 @@ def _schedule_for_purchases(
             newest.setdefault(customer_id, (pk, occurred_at))
     if not newest:
         return []  # nothing recent
-    # One customer's purchases schedule one after the other: never two requests.
-    locked = set(
-        Customer.objects.for_business(business)
-        .select_for_update(no_key=True)
+    # One customer's purchases schedule one after the other: never two requests. The
+    # business is checked here rather than in SQL, where it would lead PostgreSQL to scan the
+    # business's customers instead of looking these up by id.
+    locked = {
+        pk
+        for pk, owner in Customer.objects.select_for_update(no_key=True)
         .filter(pk__in=sorted(newest), marketing_consent=True)
         .exclude(status=Customer.Status.BLOCKED)
         .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+        .values_list("pk", "business_id")
+        if owner == business.pk
+    }
     if not locked:
         return []  # the common case: no consenting customer among them
     fs = feedback_settings_for(business)
