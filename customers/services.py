@@ -228,18 +228,19 @@ def _stored_sales(business: Business, external_ids) -> dict[str, Purchase]:
     }
 
 
+# The columns the ingest writes (attribute names), in the order of its INSERT.
 _INGEST_WRITTEN = (
-    "business", "customer", "occurred_at", "amount", "cost", "channel", "items", "external_id",
-    "created_at",
+    "business_id", "customer_id", "occurred_at", "amount", "cost", "channel", "items",
+    "external_id", "created_at",
 )  # fmt: skip
 
 
-def _insert_new_sales(purchases: list[Purchase]) -> dict[str, int]:
-    """Write the purchases whose external id is not recorded yet, in the given order, in one
-    statement per batch: INSERT … ON CONFLICT (business, external_id) DO NOTHING RETURNING.
-    A sale recorded before (or by a concurrent request, which this one waits for) is skipped,
-    not an error. Returns {external_id: id} of the purchases written."""
-    if not purchases:
+def _insert_new_sales(sales: list[dict]) -> dict[str, int]:
+    """Write the sales (dicts of _INGEST_WRITTEN) whose external id is not recorded yet, in
+    the given order, in one statement per batch: INSERT … ON CONFLICT (business, external_id)
+    DO NOTHING RETURNING. A sale recorded before (or by a concurrent request, which this one
+    waits for) is skipped, not an error. Returns {external_id: id} of the sales written."""
+    if not sales:
         return {}
     connection = connections[router.db_for_write(Purchase)]
     meta = Purchase._meta
@@ -252,11 +253,25 @@ def _insert_new_sales(purchases: list[Purchase]) -> dict[str, int]:
         f"WHERE NOT ({qn('external_id')} = '') DO NOTHING "
         f"RETURNING {qn(meta.pk.column)}, {qn('external_id')}"
     )
+    into = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
     written: dict[str, int] = {}
-    size = connection.ops.bulk_batch_size(fields, purchases) or len(purchases)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and all(s["occurred_at"].tzinfo for s in sales):
+            # One array per column (as Django's bulk_create does on PostgreSQL), filled with
+            # the validated values as they are: the driver adapts ints, aware date-times,
+            # decimals and text itself, without Django's preparation of every value (which
+            # cost more than the statement). A naive time takes Django's way below.
+            arrays = ", ".join(f"%s::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+            columns = [[sale[name] for sale in sales] for name in _INGEST_WRITTEN]
+            # Only names and types from the model go into the text; the values are parameters.
+            statement = f"{into} SELECT * FROM UNNEST({arrays}) {conflict}"  # noqa: S608
+            cursor.execute(statement, columns)
+            written.update((external_id, pk) for pk, external_id in cursor.fetchall())
+            return written
+        purchases = [Purchase(**sale) for sale in sales]
+        size = connection.ops.bulk_batch_size(fields, purchases) or len(purchases)
         for start in range(0, len(purchases), size):
-            # Django's own INSERT (UNNEST on PostgreSQL, VALUES rows elsewhere), plus the clause.
+            # Django's own INSERT … VALUES rows, with the clause.
             query = sql.InsertQuery(Purchase)
             query.insert_values(fields, purchases[start : start + size])
             ((statement, params),) = query.get_compiler(connection=connection).as_sql()
@@ -365,7 +380,7 @@ def _purchases_ingest(*, business: Business, items: list[dict], create_customers
     # The first item of each new external id is the sale to write; a later one with the same
     # id is compared with it (or with what turns out to be recorded already).
     results: dict[int, dict] = {}
-    new: dict[str, Purchase] = {}
+    new: dict[str, dict] = {}
     now = timezone.now()
     sent: list[tuple[int, dict, int | None]] = []
     for index, item, customer in found:
@@ -375,11 +390,12 @@ def _purchases_ingest(*, business: Business, items: list[dict], create_customers
         results[index] = {"index": index, "external_id": ext, "status": "created", "id": None}
         sent.append((index, item, customer))
         if ext not in existing and ext not in new:
-            new[ext] = Purchase(
-                business=business, customer_id=customer, occurred_at=item["occurred_at"],
-                amount=item["amount"], cost=item.get("cost"), channel=item.get("channel") or "",
-                items=item.get("items") or "", external_id=ext, created_at=now,
-            )  # fmt: skip
+            new[ext] = {
+                "business_id": business.pk, "customer_id": customer,
+                "occurred_at": item["occurred_at"], "amount": item["amount"],
+                "cost": item.get("cost"), "channel": item.get("channel") or "",
+                "items": item.get("items") or "", "external_id": ext, "created_at": now,
+            }  # fmt: skip
 
     # Written in external-id order: one lock order for every concurrent batch. What was not
     # written was recorded before (a resend, or a concurrent request): compared with that.
@@ -398,11 +414,11 @@ def _purchases_ingest(*, business: Business, items: list[dict], create_customers
         stored = existing.get(ext) or new[ext]
         kept = _compare(item, customer, stored)
         row.update(status="exists" if kept is None else "conflict")
-        row["id"] = written.get(ext, stored.pk)
+        row["id"] = written.get(ext) or stored.pk  # the one written, if this batch wrote it
         if kept is not None:
             row["stored"] = kept
-    sales = [(written[p.external_id], p.customer_id, p.occurred_at) for p in new.values()
-             if p.external_id in written]  # fmt: skip
+    sales = [(written[ext], sale["customer_id"], sale["occurred_at"]) for ext, sale in new.items()
+             if ext in written]  # fmt: skip
     if sales:
         sales.sort()
         transaction.on_commit(
