@@ -5,6 +5,7 @@ related-field choices go through `accounts.tenancy.scope_queryset`, as in the ad
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -20,6 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
+from django_filters.filters import QuerySetRequestMixin
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -285,6 +287,42 @@ class BoundedIsoDateTimeFilter(filters.IsoDateTimeFilter):
         return super().filter(
             qs, value.astimezone(UTC) if value is not None and value.tzinfo else value
         )
+
+
+class _ShallowCopied(dict):
+    """Filters whose deep copy is a shallow one: a filter keeps no request state but its
+    `model` and `parent`, which the filterset sets on its own copy (the choice lists and
+    labels inside need no copy per request). A filter with a `method` is bound to its
+    parent through it, so that one is still copied deeply."""
+
+    def __deepcopy__(self, memo):
+        return {
+            name: copy.deepcopy(f, memo) if getattr(f, "method", None) else copy.copy(f)
+            for name, f in self.items()
+        }
+
+
+class SharedFormFilterSet(filters.FilterSet):
+    """A filterset whose form class is built once per filterset class, not on every request,
+    and whose filters are copied shallowly (both cost a list page about half a millisecond).
+    A filterset with a filter whose choices come from a queryset (scoped to the request) keeps
+    a form per request."""
+
+    def __init__(self, *args, **kwargs):
+        self.base_filters = _ShallowCopied(type(self).base_filters)  # read by __init__ only
+        try:
+            super().__init__(*args, **kwargs)
+        finally:
+            del self.base_filters
+
+    def get_form_class(self):
+        cls = type(self)
+        form_class = cls.__dict__.get("_xw_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            if not any(isinstance(f, QuerySetRequestMixin) for f in self.filters.values()):
+                cls._xw_form_class = form_class
+        return form_class
 
 
 class IdFilter(filters.NumberFilter):

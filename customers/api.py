@@ -11,15 +11,17 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import ISO_8601, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from accounts.api import (
     MAX_ID,
@@ -29,6 +31,7 @@ from accounts.api import (
     IdFilter,
     ScopedPrimaryKeyRelatedField,
     ScopedUserField,
+    SharedFormFilterSet,
     StrictBooleanField,
     StrictBooleanFilter,
     StrictCharField,
@@ -41,6 +44,7 @@ from accounts.tenancy import business_for
 from .models import Customer, FollowUp, Interaction, Purchase, Tag
 from .money import AMOUNT_MAX
 from .phones import looks_like_phone, normalize_phone, phone_search_q
+from .selectors import TAG_NAMES_ATTR, TagNames
 from .services import (
     IngestRejected,
     customer_child_save,
@@ -98,10 +102,17 @@ class DescribedModelSerializer(serializers.ModelSerializer):
 
 
 class TagNamesField(serializers.ListField):
-    """Tags as a list of names (read from the prefetched relation)."""
+    """Tags as a list of names: those a list page read with its rows (TagNames), else read
+    from the relation."""
+
+    def get_attribute(self, instance):
+        names = getattr(instance, TAG_NAMES_ATTR, None)
+        if names is None:
+            names = [tag.name for tag in instance.tags.all()]
+        return names
 
     def to_representation(self, data):
-        return [tag.name for tag in data.all()]
+        return list(data)
 
 
 _PLANS: dict[type, list] = {}
@@ -152,6 +163,7 @@ class CustomerSerializer(DescribedModelSerializer):
         # The list's hot path: one plan per serializer class instead of DRF's per-field
         # machinery for every row (same output: tests/api/test_api_bad_input.py compares them).
         out = {}
+        zone = self._zone()
         for name, kind, field in self._plan():
             if kind == "plain":
                 out[name] = getattr(instance, name)
@@ -160,10 +172,27 @@ class CustomerSerializer(DescribedModelSerializer):
             elif kind == "date":
                 value = getattr(instance, name)
                 out[name] = value.isoformat() if value is not None else None
+            elif kind == "datetime":
+                value = getattr(instance, name)
+                if not value:
+                    out[name] = None
+                elif value.tzinfo is None or zone is None:
+                    out[name] = field.to_representation(value)
+                else:  # DRF's DateTimeField: in the current zone, ISO 8601, UTC as "Z"
+                    text = value.astimezone(zone).isoformat()
+                    out[name] = text[:-6] + "Z" if text.endswith("+00:00") else text
             else:
                 value = field.get_attribute(instance)
                 out[name] = None if value is None else field.to_representation(value)
         return out
+
+    def _zone(self):
+        # Once per serializer: the list's rows share one child serializer and one request.
+        try:
+            return self._xw_zone
+        except AttributeError:
+            self._xw_zone = timezone.get_current_timezone() if settings.USE_TZ else None
+            return self._xw_zone
 
     def _plan(self) -> list[tuple[str, str, serializers.Field]]:
         # Built once per class: building a ModelSerializer's fields costs more than a page.
@@ -173,7 +202,16 @@ class CustomerSerializer(DescribedModelSerializer):
             for name, field in self.fields.items():
                 if field.write_only:
                     continue
-                if isinstance(field, TagNamesField | serializers.DateTimeField):
+                if isinstance(field, TagNamesField):
+                    kind = "field"
+                elif (
+                    isinstance(field, serializers.DateTimeField)
+                    and field.source == name
+                    and getattr(field, "format", api_settings.DATETIME_FORMAT).lower() == ISO_8601
+                    and not hasattr(field, "timezone")
+                ):
+                    kind = "datetime"
+                elif isinstance(field, serializers.DateTimeField):
                     kind = "field"
                 elif isinstance(field, serializers.DateField):
                     kind = "date"
@@ -201,7 +239,7 @@ class CustomerSerializer(DescribedModelSerializer):
         return self.instance
 
 
-class CustomerFilter(filters.FilterSet):
+class CustomerFilter(SharedFormFilterSet):
     q = filters.CharFilter(
         method="search", label=_("Search by name, customer number or phone (any format)")
     )
@@ -251,7 +289,14 @@ class CustomerViewSet(BusinessScopedAPIMixin, viewsets.ModelViewSet):
     ordering_fields = ("id", "updated_at", "created_at")
     ordering = ("-id",)
 
-    queryset = Customer.objects.prefetch_related("tags")
+    # A list page reads its tags in its own query (get_queryset), not prefetched.
+    queryset = Customer.objects.all()
+
+    def get_queryset(self):
+        qs = super().get_queryset()
+        if self.action == "list":  # elsewhere a write may change the tags after the read
+            qs = qs.annotate(**{TAG_NAMES_ATTR: TagNames()})
+        return qs
 
     @extend_schema(
         request=MergeSerializer,

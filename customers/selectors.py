@@ -3,11 +3,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from django.db.models import CharField, Count, Func, Max, Sum
+from django.db.models import CharField, Count, Func, JSONField, Max, OuterRef, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import Customer
+from .models import Customer, Tag
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,32 @@ TIMELINE_SOURCES: list[Callable[[Customer, int], Iterable[TimelineEvent]]] = []
 def register_timeline_source(source: Callable[[Customer, int], Iterable[TimelineEvent]]) -> None:
     if source not in TIMELINE_SOURCES:
         TIMELINE_SOURCES.append(source)
+
+
+TAG_NAMES_ATTR = "xw_tag_names"
+
+
+class TagNames(Subquery):
+    """A customer's tag names in name order, as a list in the customer's own row: a list
+    page's tags come with its one query, without prefetch_related's second query and its
+    per-row managers and querysets. Annotate as TAG_NAMES_ATTR."""
+
+    output_field = JSONField()
+    template = "(SELECT json_group_array(tag_names.name) FROM (%(subquery)s) tag_names)"
+
+    _tags = None  # built once: resolving the lookups costs more than the copy
+
+    def __init__(self):
+        if TagNames._tags is None:
+            TagNames._tags = (
+                Tag.objects.filter(customers=OuterRef("pk")).order_by("name", "pk").values("name")
+            )
+        super().__init__(TagNames._tags)
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, template="to_jsonb(ARRAY(%(subquery)s))", **extra_context
+        )
 
 
 def customer_totals(customer: Customer) -> dict:

@@ -5,9 +5,10 @@ from django.dispatch import Signal
 # move their own rows here: customers never imports them.
 customer_merged = Signal()
 
-# Sent after commit when purchases were recorded in bulk (API ingest), with `business` and
-# `purchase_ids`. Single saves fire Django's post_save as usual; file imports of old sales
-# send nothing on purpose (no feedback requests for last year's receipts).
+# Sent after commit when purchases were recorded in bulk (API ingest), with `business`,
+# `purchase_ids` and `sales` ((purchase id, customer id, occurred_at) of each). Single saves
+# fire Django's post_save as usual; file imports of old sales send nothing on purpose (no
+# feedback requests for last year's receipts).
 purchases_recorded = Signal()
 
 # Sent by `seed_demo` for every demo business, new or already there, with `business`,

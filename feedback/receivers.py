@@ -18,6 +18,8 @@ def customer_merged(sender, source, target, **kwargs) -> None:
     feedback_customer_merged(source=source, target=target)
 
 
-def purchases_recorded(sender, business, purchase_ids, **kwargs) -> None:
+def purchases_recorded(sender, business, purchase_ids, sales=None, **kwargs) -> None:
     # Sales pushed in bulk by a till through the API (sent after commit).
-    feedback_requests_schedule_for_purchases(business=business, purchase_ids=purchase_ids)
+    feedback_requests_schedule_for_purchases(
+        business=business, purchase_ids=purchase_ids, sales=sales
+    )

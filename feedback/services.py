@@ -271,19 +271,24 @@ def feedback_request_schedule(
 
 
 def feedback_requests_schedule_for_purchases(
-    *, business: Business, purchase_ids: list[int], now: datetime | None = None
+    *,
+    business: Business,
+    purchase_ids: list[int],
+    now: datetime | None = None,
+    sales: list[tuple[int, int, datetime]] | None = None,
 ) -> list[FeedbackRequest]:
-    """The same for purchases written in bulk (API ingest): only `business`'s purchases count;
-    a customer's newest purchase is the one asked about.
+    """The same for purchases written in bulk (API ingest): only `business`'s purchases and
+    customers count; a customer's newest purchase is the one asked about.
 
-    Once per batch, not per purchase: one read of the candidates, one lock of their customers
-    (in id order, FOR NO KEY UPDATE so that concurrent sales inserts referencing them are not
-    blocked), one read of who was asked recently, one insert. A deadlock or serialization
-    failure that still happens is retried."""
+    Once per batch, not per purchase: one lock of the consenting customers (in id order, FOR
+    NO KEY UPDATE so that concurrent sales inserts referencing them are not blocked), one read
+    of who was asked recently, one insert. `sales` — (purchase id, customer id, occurred at)
+    of `purchase_ids`, as the ingest just wrote them — saves reading the purchases again. A
+    deadlock or serialization failure that still happens is retried."""
     now = now or timezone.now()
     for attempt in range(MAX_SCHEDULE_ATTEMPTS):
         try:
-            return _schedule_for_purchases(business, list(purchase_ids), now)
+            return _schedule_for_purchases(business, list(purchase_ids), now, sales)
         except OperationalError as exc:
             if attempt == MAX_SCHEDULE_ATTEMPTS - 1 or not is_database_busy(exc):
                 raise
@@ -293,32 +298,41 @@ def feedback_requests_schedule_for_purchases(
 
 @transaction.atomic
 def _schedule_for_purchases(
-    business: Business, purchase_ids: list[int], now: datetime
+    business: Business,
+    purchase_ids: list[int],
+    now: datetime,
+    sales: list[tuple[int, int, datetime]] | None,
 ) -> list[FeedbackRequest]:
-    newest: dict[int, Purchase] = {}
-    for purchase in (
-        Purchase.objects.for_business(business)
-        .filter(pk__in=purchase_ids)
-        .filter(occurred_at__gte=now - REQUEST_RECENT, occurred_at__lte=now + REQUEST_FUTURE_SLACK)
-        .filter(customer__marketing_consent=True)
-        .exclude(customer__status=Customer.Status.BLOCKED)
-        .only("pk", "customer_id", "occurred_at")
-        .order_by("-occurred_at", "-id")
-    ):
-        newest.setdefault(purchase.customer_id, purchase)
+    if sales is None:
+        sales = list(
+            Purchase.objects.for_business(business)
+            .filter(pk__in=purchase_ids)
+            .values_list("pk", "customer_id", "occurred_at")
+        )
+    earliest, latest = now - REQUEST_RECENT, now + REQUEST_FUTURE_SLACK
+    newest: dict[int, tuple[int, datetime]] = {}  # customer id: (purchase id, occurred at)
+    for pk, customer_id, occurred_at in sorted(sales, key=lambda s: (s[2], s[0]), reverse=True):
+        if earliest <= occurred_at <= latest:
+            newest.setdefault(customer_id, (pk, occurred_at))
     if not newest:
-        return []  # the common case: nothing recent from a consenting customer
-    fs = feedback_settings_for(business)
-    if _business_refusal(business, fs):
-        return []
-    # One customer's purchases schedule one after the other: never two requests.
-    locked = set(
-        Customer.objects.select_for_update(no_key=True)
+        return []  # nothing recent
+    # One customer's purchases schedule one after the other: never two requests. The
+    # business is checked here rather than in SQL, where it would lead PostgreSQL to scan the
+    # business's customers instead of looking these up by id.
+    locked = {
+        pk
+        for pk, owner in Customer.objects.select_for_update(no_key=True)
         .filter(pk__in=sorted(newest), marketing_consent=True)
         .exclude(status=Customer.Status.BLOCKED)
         .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+        .values_list("pk", "business_id")
+        if owner == business.pk
+    }
+    if not locked:
+        return []  # the common case: no consenting customer among them
+    fs = feedback_settings_for(business)
+    if _business_refusal(business, fs):
+        return []
     asked = set(
         FeedbackRequest.objects.filter(customer_id__in=locked)
         .filter(
@@ -332,11 +346,11 @@ def _schedule_for_purchases(
         FeedbackRequest(
             business=business,
             customer_id=customer_id,
-            purchase=purchase,
-            due_at=purchase.occurred_at + delay,
+            purchase_id=purchase_id,
+            due_at=occurred_at + delay,
             created_at=now,
         )
-        for customer_id, purchase in newest.items()
+        for customer_id, (purchase_id, occurred_at) in newest.items()
         if customer_id in locked and customer_id not in asked
     )
 

@@ -201,3 +201,32 @@ def test_fast_customer_rendering_matches_drf(tea, api_for):
         fast = ScoredCustomerSerializer(customer).data
         drf = serializers.ModelSerializer.to_representation(ScoredCustomerSerializer(), customer)
         assert dict(fast) == dict(drf)
+
+
+def test_customer_list_rows_render_as_the_detail(tea, api_for):
+    # The list reads tags with its rows (TagNames), the detail from the relation: the same
+    # JSON for scored and unscored customers, tags in name order.
+    from segmentation.services import scoring_run_execute
+    from tests.segmentation.conftest import make_history
+
+    make_history(tea.business, customers=6)
+    tagged = Customer.objects.order_by("id").first()
+    tagged.tags.add(
+        TagFactory(business=tea.business, name="VIP"),
+        TagFactory(business=tea.business, name="A 常客"),
+        TagFactory(business=tea.business, name="B"),
+    )
+    Customer.objects.filter(pk=tagged.pk).update(
+        assigned_to=tea.staff, marketing_consent=True, birthday="1990-02-03"
+    )
+    scoring_run_execute(business=tea.business)
+    plain = CustomerFactory(business=tea.business)  # no score, no tags
+    api = api_for(tea.business)
+    listed = {c["id"]: c for c in api.get("/api/v1/customers/").json()["results"]}
+    assert listed[tagged.pk]["tags"] == ["A 常客", "B", "VIP"]
+    assert listed[tagged.pk]["score"] is not None
+    assert (listed[plain.pk]["tags"], listed[plain.pk]["score"]) == ([], None)
+    assert len(listed) == Customer.objects.count()
+    for pk, row in listed.items():
+        detail = api.get(f"/api/v1/customers/{pk}/")
+        assert json.dumps(row) == json.dumps(detail.json())

@@ -261,3 +261,53 @@ def test_fast_ingest_validation_hands_anything_unusual_to_the_serializer(tea, da
     from customers.api import fast_ingest_items
 
     assert fast_ingest_items([{**SALE, "amount": "1"}, data], tea.business.phone_region) is None
+
+
+# --- issue 9, speed: the write comes first, recorded sales are read only when needed ---------
+
+
+def test_batch_mixing_new_recorded_and_conflicting_sales(tea, known, api_for):
+    api = api_for(tea.business)
+    first = api.post("/api/v1/purchases/bulk/", [{**SALE, "amount": "10"}], format="json")
+    stored_id = first.json()["results"][0]["id"]
+    batch = [
+        {**SALE, "external_id": "T-2", "amount": "5"},
+        {**SALE, "amount": "10"},  # recorded before: exists
+        {**SALE, "amount": "11"},  # recorded before with 10: conflict
+        {**SALE, "external_id": "T-2", "amount": "5"},  # twice in this batch
+        {**SALE, "external_id": "T-0", "amount": "7"},
+    ]
+    body = api.post("/api/v1/purchases/bulk/", batch, format="json").json()
+    assert [r["status"] for r in body["results"]] == [
+        "created", "exists", "conflict", "exists", "created"
+    ]  # fmt: skip
+    assert (body["created"], body["existing"], body["conflicts"]) == (2, 2, 1)
+    t2 = Purchase.objects.get(external_id="T-2").pk
+    t0 = Purchase.objects.get(external_id="T-0").pk
+    assert [r["id"] for r in body["results"]] == [t2, stored_id, stored_id, t2, t0]
+    assert body["results"][2]["stored"]["amount"] == "10.00"
+    assert Purchase.objects.count() == 3
+    assert Purchase.objects.get(pk=stored_id).amount == Decimal("10")
+
+
+def test_resend_naming_a_customer_that_no_longer_exists_is_still_recognised(tea, known, api_for):
+    api = api_for(tea.business)
+    api.post("/api/v1/purchases/bulk/", [{**SALE, "amount": "10"}], format="json")
+    known.customer_no = "002"  # renumbered since: the till still sends the old number
+    known.save()
+    body = api.post("/api/v1/purchases/bulk/", [{**SALE, "amount": "10"}], format="json").json()
+    assert [r["status"] for r in body["results"]] == ["exists"]
+    assert Purchase.objects.count() == 1
+
+
+def test_a_fresh_batch_reads_no_recorded_sales(tea, known, api_for):
+    api = api_for(tea.business)
+    api.get("/api/v1/tags/")  # the key's last use is written once a minute
+    batch = [{**SALE, "external_id": f"F-{i}", "amount": "3"} for i in range(20)]
+    with CaptureQueriesContext(connection) as queries:
+        assert api.post("/api/v1/purchases/bulk/", batch, format="json").status_code == 200
+    purchase_reads = [
+        q["sql"] for q in queries if q["sql"].startswith('SELECT "customers_purchase"')
+    ]
+    assert purchase_reads == []
+    assert Purchase.objects.count() == 20

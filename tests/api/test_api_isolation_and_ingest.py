@@ -197,6 +197,29 @@ def test_customer_filters(tea, api_for):
     assert ids(updated_since="2999-01-01T00:00:00Z") == []
 
 
+def test_customer_filters_share_nothing_between_requests(tea, salon, api_for):
+    # The filterset's form class is shared and its filters copied shallowly: every request
+    # still filters with its own values, within its own business.
+    from segmentation.api import ScoredCustomerFilter
+
+    mine = CustomerFactory(business=tea.business, name="王一", status="lost")
+    CustomerFactory(business=tea.business, name="李二", status="active")
+    CustomerFactory(business=salon.business, name="王三", status="lost")
+    api, other = api_for(tea.business), api_for(salon.business)
+
+    def names(client, **params):
+        return [c["name"] for c in client.get("/api/v1/customers/", params).json()["results"]]
+
+    assert names(api, q="王", status="lost") == [mine.name]
+    assert names(api, q="李") == ["李二"]
+    assert names(other, q="王") == ["王三"]
+    assert names(api, status="lost") == [mine.name]
+    assert api.get("/api/v1/customers/", {"status": "nope"}).status_code == 400
+    assert all(
+        getattr(f, "parent", None) is None for f in ScoredCustomerFilter.base_filters.values()
+    )
+
+
 def test_ingested_recent_sale_asks_consenting_customer_for_feedback(
     tea, api_for, django_capture_on_commit_callbacks
 ):

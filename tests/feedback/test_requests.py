@@ -219,3 +219,36 @@ def test_failing_sender_retries_then_gives_up(tea, consenting, due_now, settings
     assert request.reason.startswith("send_failed: gateway down")
     assert CustomerFeedbackLink.objects.count() == 0
     assert request.send_count == 0
+
+
+def test_schedule_for_purchases_given_the_sales_asks_the_same(tea, salon, consenting):
+    other = CustomerFactory(business=tea.business, marketing_consent=True)
+    quiet = CustomerFactory(business=tea.business, marketing_consent=False)
+    salon_customer = CustomerFactory(business=salon.business, marketing_consent=True)
+    now = timezone.now()
+    rows = Purchase.objects.bulk_create(
+        [
+            Purchase(business=tea.business, customer=consenting, amount=10, occurred_at=now),
+            Purchase(
+                business=tea.business,
+                customer=consenting,
+                amount=20,
+                occurred_at=now - timedelta(hours=1),
+            ),
+            Purchase(business=tea.business, customer=quiet, amount=5, occurred_at=now),
+            Purchase(
+                business=tea.business,
+                customer=other,
+                amount=5,
+                occurred_at=now - timedelta(days=5),
+            ),
+        ]
+    )
+    sales = [(p.pk, p.customer_id, p.occurred_at) for p in rows]
+    # A customer of another business named in `sales` is never asked.
+    sales.append((rows[0].pk, salon_customer.pk, now))
+    created = feedback_requests_schedule_for_purchases(
+        business=tea.business, purchase_ids=[p.pk for p in rows], sales=sales
+    )
+    assert [(r.customer_id, r.purchase_id) for r in created] == [(consenting.pk, rows[0].pk)]
+    assert FeedbackRequest.objects.count() == 1
