@@ -302,6 +302,15 @@ class _ShallowCopied(dict):
         }
 
 
+class _ShallowFields(dict):
+    """A shared filter form's fields: Django's Form deep-copies them on every request (each
+    ChoiceField its whole list of choices); a filter form is only validated, which changes no
+    field, so a shallow copy of each is enough."""
+
+    def __deepcopy__(self, memo):
+        return {name: copy.copy(field) for name, field in self.items()}
+
+
 class SharedFormFilterSet(filters.FilterSet):
     """A filterset whose form class is built once per filterset class, not on every request,
     and whose filters are copied shallowly (both cost a list page about half a millisecond).
@@ -321,6 +330,7 @@ class SharedFormFilterSet(filters.FilterSet):
         if form_class is None:
             form_class = super().get_form_class()
             if not any(isinstance(f, QuerySetRequestMixin) for f in self.filters.values()):
+                form_class.base_fields = _ShallowFields(form_class.base_fields)
                 cls._xw_form_class = form_class
         return form_class
 
