@@ -157,10 +157,7 @@ class Results:
         return self.extra_margin[0] - float(self.cost)
 
     def money(self, value: float | Decimal) -> str:
-        # "-¥106.67", as the weekly report writes a loss (format_money would give "¥-106.67").
-        amount = Decimal(str(round(float(value), 2)))
-        shown = format_money(abs(amount), self.campaign.business.currency)
-        return f"-{shown}" if amount < 0 else shown
+        return format_money(round(float(value), 2), self.campaign.business.currency)
 
     def figures(self) -> dict:
         """Everything the owner's words are made of, as JSON-able numbers (the weekly report
@@ -227,7 +224,8 @@ def summary_words(f: dict, money: Callable[[float], str]) -> str:
         "visits": f"{f['visits']:+.0f}",
         "visits_ci": f"{f['visits_ci']:.0f}",
         "margin": money(f["margin"]),
-        "margin_ci": money(f["margin_ci"]),
+        # A word joiner keeps "±" and the amount on one line.
+        "margin_ci": "\u2060" + money(f["margin_ci"]),
         "cost": money(Decimal(f["cost"])),
         "net": money(f["net"]),
     }
@@ -403,7 +401,7 @@ def results_table(results: Results) -> list[dict[str, str]]:
         return results.money(v)
 
     def signed_money(v: float) -> str:
-        return ("-" if v < 0 else "+") + results.money(abs(v))
+        return format_money(round(v, 2), results.campaign.business.currency, signed=True)
 
     rows = [
         {

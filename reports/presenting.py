@@ -40,9 +40,7 @@ class Formatter:
         if value is None:
             return "—"
         if kind == "money":
-            amount = Decimal(str(value)).quantize(Decimal("0.01"))
-            shown = format_money(abs(amount), self.currency)
-            return f"-{shown}" if amount < 0 else shown
+            return format_money(Decimal(str(value)), self.currency)
         if kind == "percent":
             return f"{float(value) * 100:.0f} %"
         if kind == "nps":

@@ -64,3 +64,15 @@ def test_nps_group_and_its_filter_agree(tea, nps):
     assert not any(
         Feedback.objects.filter(Feedback.group_q(g), pk=entry.pk).exists() for g in others
     )
+
+
+def test_money_keeps_its_sign_with_the_symbol():
+    from decimal import Decimal
+
+    from customers.money import format_money
+
+    assert format_money(Decimal("1234.5")) == "¥1,234.50"
+    # A loss: the sign before the symbol, joined to it so a line never breaks between them.
+    assert format_money(Decimal("-280")) == "-\u2060¥280.00"
+    assert format_money(-0.004) == "¥0.00"
+    assert format_money(12, "USD", signed=True) == "+\u2060$12.00"
