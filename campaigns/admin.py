@@ -21,13 +21,11 @@ from accounts.tenancy import (
     is_operator,
     is_owner,
 )
-from customers.models import Customer, Tag
-from segmentation.models import Segment, Tier
 
 from .audience import audience_count, parse_audience
 from .forms import AudienceCountForm, AudienceFieldsForm, audience_initial
 from .models import Campaign, CampaignMember
-from .selectors import campaign_results, reason_label, results_table
+from .selectors import audience_words, campaign_results, reason_label, results_table
 from .services import CampaignRefused, campaign_finish, campaign_pause, campaign_start
 
 AUDIENCE_FORM_FIELDS = tuple(AudienceFieldsForm.base_fields)
@@ -58,41 +56,6 @@ class CampaignAdminForm(AudienceFieldsForm, forms.ModelForm):
         if audience is not None:
             self.instance.audience = audience
         return cleaned
-
-
-def audience_words(audience: dict | None) -> str:
-    """The stored audience in words, for the read-only page."""
-    a = parse_audience(audience or {})
-    parts = []
-    if a.segments:
-        labels = dict(Segment.choices)
-        parts.append(f"{gettext('Segments')}: " + ", ".join(str(labels[s]) for s in a.segments))
-    if a.tiers:
-        labels = dict(Tier.choices)
-        parts.append(f"{gettext('Value tiers')}: " + ", ".join(str(labels[t]) for t in a.tiers))
-    if a.churn_min is not None:
-        parts.append(gettext("Churn risk at least %(v).0f %%") % {"v": a.churn_min * 100})
-    if a.churn_max is not None:
-        parts.append(gettext("Churn risk at most %(v).0f %%") % {"v": a.churn_max * 100})
-    if a.value_at_stake_min is not None:
-        parts.append(f"{gettext('Value at stake at least')}: {a.value_at_stake_min}")
-    if a.birthday_month:
-        parts.append(f"{gettext('Birthday month')}: {a.birthday_month}")
-    if a.sources:
-        labels = dict(Customer.Source.choices)
-        parts.append(f"{gettext('Sources')}: " + ", ".join(str(labels[s]) for s in a.sources))
-    if a.tags:
-        names = Tag.objects.filter(pk__in=a.tags).values_list("name", flat=True)
-        parts.append(f"{gettext('Tags')}: " + ", ".join(sorted(names)))
-    if a.last_visit_before:
-        parts.append(f"{gettext('Last visit before')}: {a.last_visit_before.isoformat()}")
-    if a.last_visit_after:
-        parts.append(f"{gettext('Last visit after')}: {a.last_visit_after.isoformat()}")
-    if a.member_card is not None:
-        parts.append(
-            gettext("Has a member card") if a.member_card else gettext("Has no member card")
-        )
-    return "; ".join(parts) or gettext("Every customer who may be messaged")
 
 
 def count_words(count) -> str:
@@ -175,7 +138,7 @@ class CampaignAdmin(BusinessScopedAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("audience"))
     def audience_shown(self, obj: Campaign) -> str:
-        return audience_words(obj.audience)
+        return "; ".join(audience_words(obj.business, obj.audience))
 
     def save_model(self, request, obj, form, change):
         if not change and request.user.pk:

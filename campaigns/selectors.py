@@ -18,11 +18,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import Business
-from customers.models import Purchase
+from customers.models import Customer, Purchase, Tag
 from customers.money import format_money
 from membership.models import LedgerEntry
 from segmentation.models import Segment
 
+from .audience import AudienceError, parse_audience
 from .models import Campaign, CampaignMember
 from .stats import MIN_GROUP, Difference, difference
 
@@ -442,3 +443,42 @@ def results_table(results: Results) -> list[dict[str, str]]:
             }
         )
     return rows
+
+
+def audience_words(business: Business, audience: dict | None) -> list[str]:
+    """A stored audience in words, one phrase per filter (app and admin). Tag names are read
+    from the business's own tags only: an id of another business's tag names nothing."""
+    try:
+        a = parse_audience(audience or {})
+    except AudienceError:
+        return []
+    segments = dict(Segment.choices)
+    sources = dict(Customer.Source.choices)
+    words = []
+    if a.tiers:
+        words.append(_("tier %(t)s") % {"t": ", ".join(a.tiers)})
+    if a.segments:
+        words.append(", ".join(str(segments.get(s, s)) for s in a.segments))
+    if a.churn_min is not None:
+        words.append(_("chance of not coming back ≥ %(p)s") % {"p": f"{a.churn_min * 100:.0f} %"})
+    if a.churn_max is not None:
+        words.append(_("chance of not coming back ≤ %(p)s") % {"p": f"{a.churn_max * 100:.0f} %"})
+    if a.value_at_stake_min is not None:
+        words.append(
+            _("value at stake ≥ %(v)s")
+            % {"v": format_money(a.value_at_stake_min, business.currency)}
+        )
+    if a.birthday_month:
+        words.append(_("birthday in month %(m)d") % {"m": a.birthday_month})
+    if a.sources:
+        words.append(", ".join(str(sources.get(s, s)) for s in a.sources))
+    if a.tags:
+        names = Tag.objects.for_business(business).filter(pk__in=a.tags)
+        words.append(_("tag %(t)s") % {"t": ", ".join(t.name for t in names)})
+    if a.last_visit_before:
+        words.append(_("last visit before %(d)s") % {"d": a.last_visit_before.isoformat()})
+    if a.last_visit_after:
+        words.append(_("last visit after %(d)s") % {"d": a.last_visit_after.isoformat()})
+    if a.member_card is not None:
+        words.append(_("members only") if a.member_card else _("not members"))
+    return words or [_("all customers who may be messaged")]

@@ -986,44 +986,6 @@ def campaign_count(request):
     return render(request, "shop/partials/campaign_live.html", context)
 
 
-def _audience_words(campaign: Campaign) -> list[str]:
-    """The campaign's filters, one phrase each."""
-    try:
-        a = parse_audience(campaign.audience)
-    except AudienceError:
-        return []
-    segments = dict(Segment.choices)
-    sources = dict(Customer.Source.choices)
-    words = []
-    if a.tiers:
-        words.append(_("tier %(t)s") % {"t": ", ".join(a.tiers)})
-    if a.segments:
-        words.append(", ".join(str(segments.get(s, s)) for s in a.segments))
-    if a.churn_min is not None:
-        words.append(_("chance of not coming back ≥ %(p)s") % {"p": _pct(a.churn_min)})
-    if a.churn_max is not None:
-        words.append(_("chance of not coming back ≤ %(p)s") % {"p": _pct(a.churn_max)})
-    if a.value_at_stake_min is not None:
-        words.append(
-            _("value at stake ≥ %(v)s")
-            % {"v": format_money(a.value_at_stake_min, campaign.business.currency)}
-        )
-    if a.birthday_month:
-        words.append(_("birthday in month %(m)d") % {"m": a.birthday_month})
-    if a.sources:
-        words.append(", ".join(str(sources.get(s, s)) for s in a.sources))
-    if a.tags:
-        names = Tag.objects.for_business(campaign.business).filter(pk__in=a.tags)
-        words.append(_("tag %(t)s") % {"t": ", ".join(t.name for t in names)})
-    if a.last_visit_before:
-        words.append(_("last visit before %(d)s") % {"d": a.last_visit_before.isoformat()})
-    if a.last_visit_after:
-        words.append(_("last visit after %(d)s") % {"d": a.last_visit_after.isoformat()})
-    if a.member_card is not None:
-        words.append(_("members only") if a.member_card else _("not members"))
-    return words or [_("all customers who may be messaged")]
-
-
 def _results_context(results) -> dict:
     table = campaign_selectors.results_table(results)
     not_sent = [
@@ -1052,7 +1014,7 @@ def campaign(request, pk: int):
     context = {
         "screen": "owner",
         "campaign": campaign,
-        "audience_words": _audience_words(campaign),
+        "audience_words": campaign_selectors.audience_words(campaign.business, campaign.audience),
         "lessons": campaign_selectors.what_worked(business, now),
         "backtest": score_selectors.latest_backtest(business),
     }

@@ -397,3 +397,13 @@ def test_change_page_reads_in_chinese(tea, client_for):
     draft = campaign(tea.business, name="草稿", seed=9)
     html = client.get(change_url(draft), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "符合条件的客户" in html
+
+
+def test_audience_in_words_never_names_another_business_tag(tea, salon, client_for):
+    secret = TagFactory(business=salon.business, name="沙龙机密标签")
+    own = TagFactory(business=tea.business, name="茶馆常客")
+    c = campaign(tea.business, audience={"tags": [secret.pk, own.pk]})
+    campaign_start(campaign=c, now=timezone.now() - timedelta(days=1))
+    html = client_for(tea.owner).get(change_url(c)).content.decode()
+    assert "茶馆常客" in html
+    assert "沙龙机密标签" not in html
