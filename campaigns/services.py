@@ -254,13 +254,15 @@ def campaign_enrol_due(*, campaign: Campaign, now: datetime | None = None) -> in
             "customer_id", "occasion"
         )
     )
-    entered = 0
-    for start in range(0, len(ids), ENROL_CHUNK):
-        chunk = ids[start : start + ENROL_CHUNK]
-        rows = [(pk, (occasions or {}).get(pk, "")) for pk in chunk]
-        rows = [(pk, occ) for pk, occ in rows if (pk, occ) not in already]
-        entered += _enrol(campaign, rows, now)
-    return entered
+    rows = [(pk, (occasions or {}).get(pk, "")) for pk in ids]
+    rows = [(pk, occ) for pk, occ in rows if (pk, occ) not in already]
+    if not rows:
+        return 0
+    # Counted, not assumed: a concurrent pass may have written some of these rows first.
+    before = CampaignMember.objects.filter(campaign=campaign).count()
+    for start in range(0, len(rows), ENROL_CHUNK):
+        _enrol(campaign, rows[start : start + ENROL_CHUNK], now)
+    return CampaignMember.objects.filter(campaign=campaign).count() - before
 
 
 def _narrow(business, campaign, candidates, audience: Audience, now) -> QuerySet[Customer]:
@@ -268,9 +270,9 @@ def _narrow(business, campaign, candidates, audience: Audience, now) -> QuerySet
     return messageable(business, matching, delivery=campaign.delivery, now=now)
 
 
-def _enrol(campaign: Campaign, rows: list[tuple[int, str]], now: datetime) -> int:
+def _enrol(campaign: Campaign, rows: list[tuple[int, str]], now: datetime) -> None:
     if not rows:
-        return 0
+        return
     business = campaign.business
     scores = {
         s["customer_id"]: s
@@ -298,9 +300,7 @@ def _enrol(campaign: Campaign, rows: list[tuple[int, str]], now: datetime) -> in
                 churn_risk=score.get("churn_risk"),
             )
         )
-    before = CampaignMember.objects.filter(campaign=campaign).count()
     CampaignMember.objects.bulk_create(members, ignore_conflicts=True, batch_size=500)
-    return CampaignMember.objects.filter(campaign=campaign).count() - before
 
 
 def campaigns_plan_business(*, business: Business, now: datetime | None = None) -> int:
