@@ -160,7 +160,10 @@ class BusinessScopedAPIMixin:
         return business_for(self.request.user)
 
     def get_queryset(self) -> QuerySet:
-        qs = super().get_queryset()
+        return self.scope(super().get_queryset())
+
+    def scope(self, qs: QuerySet) -> QuerySet:
+        """The request's business's rows of `qs` (nothing for the operator)."""
         if is_operator(self.request.user):
             return qs.none()  # the operator never needs to read a business's customers
         return scope_queryset(qs, self.request)

@@ -38,3 +38,67 @@ def refresh_planner_statistics(*tables: str) -> None:
         for table in tables:
             # Table names come from our own models' db_table, never from input.
             cursor.execute(f'ANALYZE "{table}"')
+
+
+# --- PostgreSQL: read timestamptz with psycopg's compiled parser ---------------------------
+# Django's psycopg 3 backend reads every timestamptz through a subclass of psycopg's
+# pure-Python loader (to set the zone), so psycopg-binary's C parser is never used for them
+# (Django ticket #36960, psycopg issue #1273): ~9 µs a value, 1.5 ms of a 50-customer API
+# page. This loader keeps Django's behaviour (parse in the connection's zone, then set
+# Django's tzinfo) with the compiled parser doing the parsing. Without psycopg-binary, or if
+# psycopg's (private) lookup of its compiled loaders goes away, Django's loader stays.
+
+_FAST_TZ_LOADERS: dict = {}
+
+
+def _compiled_timestamptz_loader():
+    try:
+        from psycopg import adapters
+        from psycopg.types.datetime import TimestamptzLoader
+
+        compiled = adapters._get_optimised(TimestamptzLoader)
+    except (ImportError, AttributeError):
+        return None
+    return None if compiled is TimestamptzLoader else compiled
+
+
+def fast_timestamptz_loader(timezone):
+    """Django's loader for `timezone`, parsing with psycopg's compiled loader (or None)."""
+    if timezone in _FAST_TZ_LOADERS:
+        return _FAST_TZ_LOADERS[timezone]
+    compiled = _compiled_timestamptz_loader()
+    loader = None
+    if compiled is not None:
+        from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+
+        class CompiledTzLoader(BaseTzLoader):
+            def __init__(self, oid, context=None):
+                super().__init__(oid, context)
+                self._parse = compiled(oid, context).load
+
+            def load(self, data):
+                return self._parse(data).replace(tzinfo=self.timezone)
+
+        CompiledTzLoader.timezone = timezone
+        loader = CompiledTzLoader
+    _FAST_TZ_LOADERS[timezone] = loader
+    return loader
+
+
+def use_compiled_timestamptz_loader(sender, connection, **kwargs) -> None:
+    """connection_created: on PostgreSQL with psycopg 3, swap in fast_timestamptz_loader."""
+    if connection.vendor != "postgresql":
+        return
+    raw = connection.connection
+    adapters = getattr(raw, "adapters", None)
+    if adapters is None:  # psycopg2
+        return
+    from psycopg import postgres
+    from psycopg.pq import Format
+
+    oid = postgres.types["timestamptz"].oid
+    current = adapters.get_loader(oid, Format.TEXT)
+    timezone = getattr(current, "timezone", None)
+    loader = fast_timestamptz_loader(timezone)
+    if loader is not None and current is not loader:
+        adapters.register_loader(oid, loader)

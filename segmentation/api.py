@@ -2,7 +2,9 @@
 
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
@@ -19,12 +21,25 @@ from customers.api import (
     CustomerViewSet,
     DescribedModelSerializer,
 )
+from customers.models import Customer
 
 from .models import Action, CustomerScore, ScoringRun, Segment, Tier
 from .tasks import score_business_after_commit
 from .wording import churn_phrase, plain_explanation
 
 CENT = Decimal("0.01")
+_MONEY, _DATE = "money", "date"
+_SCORE_PLAN = tuple(
+    (
+        name,
+        _MONEY
+        if isinstance(CustomerScore._meta.get_field(name), models.DecimalField)
+        else _DATE
+        if type(CustomerScore._meta.get_field(name)) is models.DateField
+        else None,
+    )
+    for name in CustomerScore.VALUE_FIELDS
+)
 
 
 class CustomerScoreSerializer(DescribedModelSerializer):
@@ -45,19 +60,39 @@ class CustomerScoreSerializer(DescribedModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, instance):
-        # Read-only and flat: plain attribute reads render a 50-row page about twice as fast
-        # as DRF's per-field machinery, with the same output (money as strings, ISO dates).
+        # Read-only and flat: plain reads render a 50-row page about twice as fast as DRF's
+        # per-field machinery, with the same output (money as strings, ISO dates).
         out = {}
-        for name in CustomerScore.VALUE_FIELDS:
-            value = getattr(instance, name)
-            if isinstance(value, Decimal):
-                value = str(value.quantize(CENT))
-            elif isinstance(value, date):
-                value = value.isoformat()
-            out[name] = value
+        if type(instance) is SimpleNamespace:  # a list page's row (row_value)
+            values = vars(instance)
+            for name, kind in _SCORE_PLAN:
+                value = values[name]
+                if kind and value is not None:
+                    value = str(value.quantize(CENT)) if kind is _MONEY else value.isoformat()
+                out[name] = value
+        else:
+            for name in CustomerScore.VALUE_FIELDS:
+                value = getattr(instance, name)
+                if isinstance(value, Decimal):
+                    value = str(value.quantize(CENT))
+                elif isinstance(value, date):
+                    value = value.isoformat()
+                out[name] = value
         out["churn_phrase"] = self.get_churn_phrase(instance)
         out["explanation"] = self.get_explanation(instance)
         return out
+
+    def row_columns(self) -> list[str]:
+        # A customer list page reads the score's columns with its rows (see row_value).
+        return [f"{self.source}__id", *(f"{self.source}__{name}" for name in self._row_names)]
+
+    def row_value(self, row):
+        if row[f"{self.source}__id"] is None:
+            return None
+        prefix = f"{self.source}__"
+        return SimpleNamespace(**{name: row[prefix + name] for name in self._row_names})
+
+    _row_names = CustomerScore.VALUE_FIELDS
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_churn_phrase(self, instance) -> str:
@@ -109,9 +144,7 @@ class ScoredCustomerFilter(CustomerFilter):
 class ScoredCustomerViewSet(CustomerViewSet):
     serializer_class = ScoredCustomerSerializer
     filterset_class = ScoredCustomerFilter
-
-    def get_queryset(self):
-        return super().get_queryset().select_related("score")
+    queryset = Customer.objects.select_related("score")
 
 
 class ScoringRunSerializer(DescribedModelSerializer):

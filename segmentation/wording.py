@@ -7,11 +7,12 @@ computed" (:func:`how_computed`). Keep names and signatures: the shop app calls 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from customers.money import format_money
 
@@ -41,7 +42,12 @@ def percent(value: float) -> str:
 
 def duration_phrase(days: int) -> str:
     """A span of days as people say it: days, then weeks, then months, then years."""
-    days = max(int(days), 0)
+    return _duration(get_language(), max(int(days), 0))
+
+
+# Phrases are cached per language: a list page words 50 customers, ~5 translations each.
+@lru_cache(maxsize=4096)
+def _duration(_language: str | None, days: int) -> str:
     if days < 14:
         return ngettext("%(n)d day", "%(n)d days", days) % {"n": days}
     if days < 70:
@@ -65,10 +71,14 @@ def churn_phrase(score: Any) -> str:
 
 def churn_words(churn_risk: float, days: int | None = None) -> str:
     """The owner's words for a churn risk figure, wherever it is shown without its score."""
-    return _("chance not to come back in %(days)d days: %(pct)s") % {
-        "days": days or settings.XW_SCORING["churn_window_days"],
-        "pct": percent(churn_risk),
-    }
+    return _churn_words(
+        get_language(), days or settings.XW_SCORING["churn_window_days"], percent(churn_risk)
+    )
+
+
+@lru_cache(maxsize=4096)
+def _churn_words(_language: str | None, days: int, pct: str) -> str:
+    return _("chance not to come back in %(days)d days: %(pct)s") % {"days": days, "pct": pct}
 
 
 _TO_DO = {
@@ -81,21 +91,34 @@ _TO_DO = {
 
 
 def _why(score: Any) -> str:
-    ago = duration_phrase(score.recency_days)
     if score.frequency == 0:
         return _("Has not bought yet.")
     if score.frequency == 1:
-        if score.churn_risk >= RARELY:
+        return _why_words(get_language(), score.recency_days, None, score.churn_risk >= RARELY)
+    gap_days = max((score.tenure_days - score.recency_days) / (score.frequency - 1), 1)
+    if score.churn_risk >= SLIPPING:
+        state = "slipping"
+    elif score.recency_days > 1.5 * gap_days:
+        state = "late"
+    else:
+        state = "on_track"
+    return _why_words(get_language(), score.recency_days, round(gap_days), state)
+
+
+@lru_cache(maxsize=8192)
+def _why_words(_language: str | None, recency_days: int, every_days: int | None, state) -> str:
+    ago = duration_phrase(recency_days)
+    if every_days is None:  # bought once; `state`: customers like this rarely return
+        if state:
             return _("Bought once, %(ago)s ago; customers like this rarely return.") % {"ago": ago}
         return _("Bought once, %(ago)s ago; may well come back.") % {"ago": ago}
-    gap_days = max((score.tenure_days - score.recency_days) / (score.frequency - 1), 1)
-    every = duration_phrase(round(gap_days))
-    if score.churn_risk >= SLIPPING:
+    every = duration_phrase(every_days)
+    if state == "slipping":
         return _("Comes about every %(every)s, last came %(ago)s ago — likely slipping away.") % {
             "every": every,
             "ago": ago,
         }
-    if score.recency_days > 1.5 * gap_days:
+    if state == "late":
         return _(
             "Comes about every %(every)s, last came %(ago)s ago — a little late, still "
             "expected back."
@@ -110,13 +133,15 @@ def plain_explanation(score: Any, business: Any) -> str:
     """One or two plain sentences: why, then what to do (``business`` for the currency)."""
     if score is None:
         return _("Not scored yet: scores appear after the next nightly run or Rescore now.")
-    text = _why(score)
-    todo = _TO_DO.get(score.action)
     if score.frequency == 0:
-        return f"{text} {_('Invite them for a first visit.')}"
-    if todo is not None:
-        text = f"{text} {todo()}"
-    return text
+        return f"{_why(score)} {_('Invite them for a first visit.')}"
+    return _with_to_do(get_language(), _why(score), score.action)
+
+
+@lru_cache(maxsize=8192)
+def _with_to_do(_language: str | None, why: str, action: str) -> str:
+    todo = _TO_DO.get(action)
+    return why if todo is None else f"{why} {todo()}"
 
 
 def how_computed(score: Any, business: Any) -> list[str]:
