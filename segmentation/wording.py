@@ -16,7 +16,14 @@ from django.utils.translation import gettext as _
 
 from customers.money import format_money
 
-__all__ = ["churn_phrase", "duration_phrase", "how_computed", "percent", "plain_explanation"]
+__all__ = [
+    "churn_phrase",
+    "duration_phrase",
+    "how_computed",
+    "percent",
+    "plain_explanation",
+    "score_words",
+]
 
 #: Churn risk from which a repeat buyer reads as "likely slipping away".
 SLIPPING = 0.5
@@ -95,14 +102,17 @@ def _why(score: Any) -> str:
         return _("Has not bought yet.")
     if score.frequency == 1:
         return _why_words(get_language(), score.recency_days, None, score.churn_risk >= RARELY)
+    return _why_words(get_language(), score.recency_days, *_repeat_state(score))
+
+
+def _repeat_state(score: Any) -> tuple[int, str]:
+    # A repeat buyer: the usual gap in days, and slipping away, a little late, or on track.
     gap_days = max((score.tenure_days - score.recency_days) / (score.frequency - 1), 1)
     if score.churn_risk >= SLIPPING:
-        state = "slipping"
-    elif score.recency_days > 1.5 * gap_days:
-        state = "late"
-    else:
-        state = "on_track"
-    return _why_words(get_language(), score.recency_days, round(gap_days), state)
+        return round(gap_days), "slipping"
+    if score.recency_days > 1.5 * gap_days:
+        return round(gap_days), "late"
+    return round(gap_days), "on_track"
 
 
 @lru_cache(maxsize=8192)
@@ -142,6 +152,19 @@ def plain_explanation(score: Any, business: Any) -> str:
 def _with_to_do(_language: str | None, why: str, action: str) -> str:
     todo = _TO_DO.get(action)
     return why if todo is None else f"{why} {todo()}"
+
+
+def score_words(score: Any, language: str | None) -> tuple[str, str]:
+    """(churn_phrase, plain_explanation) of a score, `language` being the active one: a list
+    page words every row without asking for the language again."""
+    if score is None or score.frequency == 0:
+        return churn_phrase(score), plain_explanation(score, None)
+    churn = _churn_words(language, _window_days(score), percent(score.churn_risk))
+    if score.frequency == 1:
+        why = _why_words(language, score.recency_days, None, score.churn_risk >= RARELY)
+    else:
+        why = _why_words(language, score.recency_days, *_repeat_state(score))
+    return churn, _with_to_do(language, why, score.action)
 
 
 def how_computed(score: Any, business: Any) -> list[str]:
