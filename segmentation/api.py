@@ -84,17 +84,17 @@ class CustomerScoreSerializer(DescribedModelSerializer):
 
     def row_columns(self) -> list[str]:
         # A customer list page reads the score's columns with its rows (see row_value).
-        return [f"{self.source}__id", *(f"{self.source}__{name}" for name in _VALUES)]
+        return [f"{self.source}__{name}" for name in _VALUES]
 
     def row_value(self, row):
-        if row[f"{self.source}__id"] is None:
-            return None
         getter = _ROW_GETTERS.get(self.source)
         if getter is None:
             getter = _ROW_GETTERS[self.source] = itemgetter(
                 *(f"{self.source}__{name}" for name in _VALUES)
             )
-        return SimpleNamespace(**dict(zip(_VALUES, getter(row), strict=True)))
+        values = dict(zip(_VALUES, getter(row), strict=True))
+        # as_of is never empty in a stored score: empty, the customer has none yet (LEFT JOIN)
+        return None if values["as_of"] is None else SimpleNamespace(**values)
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_churn_phrase(self, instance) -> str:
