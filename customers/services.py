@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Business
+from accounts.tenancy import business_members
 
 from .models import Customer, CustomerMerge, FollowUp, Interaction, Purchase, Tag
 from .signals import customer_merged, purchases_recorded
@@ -442,9 +443,7 @@ APP_SALE_PREFIX = "app-"
 
 
 def _works_for(user: User, business: Business) -> bool:
-    from accounts.models import Membership
-
-    return Membership.objects.filter(user=user, business=business).exists()
+    return business_members(business).filter(pk=user.pk).exists()
 
 
 @transaction.atomic

@@ -288,7 +288,8 @@ def test_dispatch_task_fans_out_per_business(tea, salon, django_capture_on_commi
         c = campaign(tenant.business, delivery="email")
         campaign_start(campaign=c, now=NOON - timedelta(hours=1))
     quiet_off = override_settings(XW_CAMPAIGN_QUIET_HOURS=(0, 0))
-    with django_capture_on_commit_callbacks(execute=True), quiet_off:
+    # Quiet hours stay off until the sends queued on commit have run (any hour of the day).
+    with quiet_off, django_capture_on_commit_callbacks(execute=True):
         result = tasks.campaigns_dispatch()
     assert result["businesses"] == 2
     sent = CampaignMember.objects.filter(status="sent")
