@@ -116,7 +116,9 @@ def _repeat_state(score: Any) -> tuple[int, str]:
 
 
 @lru_cache(maxsize=8192)
-def _why_words(_language: str | None, recency_days: int, every_days: int | None, state) -> str:
+def _why_words(
+    _language: str | None, recency_days: int, every_days: int | None, state: bool | str
+) -> str:
     ago = duration_phrase(recency_days)
     if every_days is None:  # bought once; `state`: customers like this rarely return
         if state:
