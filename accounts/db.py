@@ -1,6 +1,9 @@
-"""Telling "the database is busy, try again" from real errors, for every app."""
+"""Database helpers for every app: telling "the database is busy, try again" from real errors,
+keeping SQLite's planner statistics, reading PostgreSQL timestamptz values quickly."""
 
 from __future__ import annotations
+
+from functools import cache
 
 from django.db import OperationalError
 
@@ -48,8 +51,6 @@ def refresh_planner_statistics(*tables: str) -> None:
 # Django's tzinfo) with the compiled parser doing the parsing. Without psycopg-binary, or if
 # psycopg's (private) lookup of its compiled loaders goes away, Django's loader stays.
 
-_FAST_TZ_LOADERS: dict = {}
-
 
 def _compiled_timestamptz_loader():
     try:
@@ -62,27 +63,24 @@ def _compiled_timestamptz_loader():
     return None if compiled is TimestamptzLoader else compiled
 
 
+@cache
 def fast_timestamptz_loader(timezone):
     """Django's loader for `timezone`, parsing with psycopg's compiled loader (or None)."""
-    if timezone in _FAST_TZ_LOADERS:
-        return _FAST_TZ_LOADERS[timezone]
     compiled = _compiled_timestamptz_loader()
-    loader = None
-    if compiled is not None:
-        from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+    if compiled is None:
+        return None
+    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 
-        class CompiledTzLoader(BaseTzLoader):
-            def __init__(self, oid, context=None):
-                super().__init__(oid, context)
-                self._parse = compiled(oid, context).load
+    class CompiledTzLoader(BaseTzLoader):
+        def __init__(self, oid, context=None):
+            super().__init__(oid, context)
+            self._parse = compiled(oid, context).load
 
-            def load(self, data):
-                return self._parse(data).replace(tzinfo=self.timezone)
+        def load(self, data):
+            return self._parse(data).replace(tzinfo=self.timezone)
 
-        CompiledTzLoader.timezone = timezone
-        loader = CompiledTzLoader
-    _FAST_TZ_LOADERS[timezone] = loader
-    return loader
+    CompiledTzLoader.timezone = timezone
+    return CompiledTzLoader
 
 
 def use_compiled_timestamptz_loader(sender, connection, **kwargs) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC
 from decimal import Decimal
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -123,10 +124,48 @@ class TagNamesField(serializers.ListField):
         return row[TAG_NAMES_ATTR]
 
 
-_PLANS: dict[type, list] = {}
-_ROW_COLUMNS: dict[type, list[str] | None] = {}
+@dataclass(frozen=True)
+class _Plan:
+    """How a serializer class renders: every field's value read in one go (C), from a model
+    instance or from a list page's row, then only the few that need converting."""
+
+    names: tuple[str, ...]
+    from_instance: attrgetter
+    from_row: itemgetter | None  # None: a field cannot be read from a row
+    columns: list[str] | None  # what a list page reads with .values() (None: no rows)
+    special: tuple[tuple[str, str, serializers.Field], ...]
+
+
+def _build_plan(fields: list[tuple[str, str, serializers.Field]]) -> _Plan:
+    attrs, keys, columns, special = [], [], [], []
+    for name, kind, field in fields:
+        if kind == "field":
+            special.append((name, kind, field))
+            attrs.append("pk")  # a placeholder: the field reads its own value
+            row_columns = getattr(field, "row_columns", None)
+            if row_columns is None or not hasattr(field, "row_value"):
+                columns = None
+            elif columns is not None:
+                columns.extend(row_columns())
+            keys.append(row_columns()[0] if row_columns else None)
+            continue
+        attrs.append(f"{name}_id" if kind == "pk" else name)
+        keys.append(name)
+        if columns is not None:
+            columns.append(name)
+        if kind in ("date", "datetime"):
+            special.append((name, kind, field))
+    return _Plan(
+        names=tuple(name for name, _kind, _field in fields),
+        from_instance=attrgetter(*attrs),
+        from_row=None if columns is None else itemgetter(*keys),
+        columns=columns,
+        special=tuple(special),
+    )
+
+
+_PLANS: dict[type, _Plan] = {}
 _LIST_ROWS: dict[type, models.QuerySet | None] = {}
-_ROW_PLANS: dict[type, tuple] = {}
 
 
 class CustomerSerializer(DescribedModelSerializer):
@@ -175,41 +214,19 @@ class CustomerSerializer(DescribedModelSerializer):
         # machinery for every row (same output: tests/api/test_api_bad_input.py compares them).
         # `instance` is a model instance, or a list page's row read with .values(row_columns())
         zone = self._zone()
-        if isinstance(instance, Mapping):
-            return self._row_representation(instance, zone)
-        out = {}
-        for name, kind, field in self._plan():
+        plan = self._plan()
+        row = isinstance(instance, Mapping)
+        values = (plan.from_row if row else plan.from_instance)(instance)
+        out = dict(zip(plan.names, values, strict=True))
+        for name, kind, field in plan.special:
             if kind == "field":
-                value = field.get_attribute(instance)
+                value = field.row_value(instance) if row else field.get_attribute(instance)
                 out[name] = None if value is None else field.to_representation(value)
                 continue
-            value = getattr(instance, f"{name}_id" if kind == "pk" else name)
-            if kind == "date":
-                out[name] = value.isoformat() if value is not None else None
-            elif kind == "datetime":
-                if not value:
-                    out[name] = None
-                elif value.tzinfo is None or zone is None:
-                    out[name] = field.to_representation(value)
-                else:  # DRF's DateTimeField: in the current zone, ISO 8601, UTC as "Z"
-                    text = value.astimezone(zone).isoformat()
-                    out[name] = text[:-6] + "Z" if text.endswith("+00:00") else text
-            else:
-                out[name] = value
-        return out
-
-    def _row_representation(self, row: Mapping, zone) -> dict:
-        # Every column in order in one go (C), then the few that need converting, in place.
-        names, getter, special = self._row_plan()
-        out = dict(zip(names, getter(row), strict=True))
-        for name, kind, field in special:
             value = out[name]
-            if kind == "field":
-                value = field.row_value(row)
-                out[name] = None if value is None else field.to_representation(value)
-            elif value is None:
-                pass
-            elif kind == "date":
+            if value is None:
+                continue
+            if kind == "date":
                 out[name] = value.isoformat()
             elif value.tzinfo is None or zone is None:
                 out[name] = field.to_representation(value)
@@ -218,34 +235,10 @@ class CustomerSerializer(DescribedModelSerializer):
                 out[name] = text[:-6] + "Z" if text.endswith("+00:00") else text
         return out
 
-    def _row_plan(self):
-        plan = _ROW_PLANS.get(type(self))
-        if plan is None:
-            names, keys, special = [], [], []
-            for name, kind, field in self._plan():
-                names.append(name)
-                keys.append(field.row_columns()[0] if kind == "field" else name)
-                if kind not in ("plain", "pk"):
-                    special.append((name, kind, field))
-            plan = _ROW_PLANS[type(self)] = (tuple(names), itemgetter(*keys), tuple(special))
-        return plan
-
     def row_columns(self) -> list[str] | None:
         """What a list page reads with `.values()` to render from plain rows instead of
         model instances (a quarter of a scored page's time), or None when a field cannot."""
-        cls = type(self)
-        if cls not in _ROW_COLUMNS:
-            columns: list[str] | None = []
-            for name, kind, field in self._plan():
-                if kind != "field":
-                    columns.append(name)
-                elif hasattr(field, "row_columns") and hasattr(field, "row_value"):
-                    columns.extend(field.row_columns())
-                else:
-                    columns = None
-                    break
-            _ROW_COLUMNS[cls] = columns
-        return _ROW_COLUMNS[cls]
+        return self._plan().columns
 
     def _zone(self):
         # Once per serializer: the list's rows share one child serializer and one request.
@@ -255,11 +248,11 @@ class CustomerSerializer(DescribedModelSerializer):
             self._xw_zone = timezone.get_current_timezone() if settings.USE_TZ else None
             return self._xw_zone
 
-    def _plan(self) -> list[tuple[str, str, serializers.Field]]:
+    def _plan(self) -> _Plan:
         # Built once per class: building a ModelSerializer's fields costs more than a page.
         plan = _PLANS.get(type(self))
         if plan is None:
-            plan = []
+            fields = []
             for name, field in self.fields.items():
                 if field.write_only:
                     continue
@@ -286,8 +279,8 @@ class CustomerSerializer(DescribedModelSerializer):
                     kind = "plain"
                 else:
                     kind = "field"
-                plan.append((name, kind, field))
-            _PLANS[type(self)] = plan
+                fields.append((name, kind, field))
+            plan = _PLANS[type(self)] = _build_plan(fields)
         return plan
 
     def save(self, **kwargs):

@@ -97,12 +97,11 @@ _TO_DO = {
 }
 
 
-def _why(score: Any) -> str:
-    if score.frequency == 0:
-        return _("Has not bought yet.")
+def _why(score: Any, language: str | None) -> str:
+    """Why, for a score with purchases (`language` the active one, for the caches)."""
     if score.frequency == 1:
-        return _why_words(get_language(), score.recency_days, None, score.churn_risk >= RARELY)
-    return _why_words(get_language(), score.recency_days, *_repeat_state(score))
+        return _why_words(language, score.recency_days, None, score.churn_risk >= RARELY)
+    return _why_words(language, score.recency_days, *_repeat_state(score))
 
 
 def _repeat_state(score: Any) -> tuple[int, str]:
@@ -145,9 +144,13 @@ def plain_explanation(score: Any, business: Any) -> str:
     """One or two plain sentences: why, then what to do (``business`` for the currency)."""
     if score is None:
         return _("Not scored yet: scores appear after the next nightly run or Rescore now.")
+    return _explanation(score, get_language())
+
+
+def _explanation(score: Any, language: str | None) -> str:
     if score.frequency == 0:
-        return f"{_why(score)} {_('Invite them for a first visit.')}"
-    return _with_to_do(get_language(), _why(score), score.action)
+        return f"{_('Has not bought yet.')} {_('Invite them for a first visit.')}"
+    return _with_to_do(language, _why(score, language), score.action)
 
 
 @lru_cache(maxsize=8192)
@@ -162,11 +165,7 @@ def score_words(score: Any, language: str | None) -> tuple[str, str]:
     if score is None or score.frequency == 0:
         return churn_phrase(score), plain_explanation(score, None)
     churn = _churn_words(language, _window_days(score), percent(score.churn_risk))
-    if score.frequency == 1:
-        why = _why_words(language, score.recency_days, None, score.churn_risk >= RARELY)
-    else:
-        why = _why_words(language, score.recency_days, *_repeat_state(score))
-    return churn, _with_to_do(language, why, score.action)
+    return churn, _explanation(score, language)
 
 
 def how_computed(score: Any, business: Any) -> list[str]:
